@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The shape follows ../shared/design/architecture.md (docs/architecture.md is its twin here):
+// C libraries stay behind system-library shims, everything above them sees Swift types.
+let package = Package(
+    name: "StacyVM",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "stacyvm", targets: ["stacyvm"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // C edges: module maps (and tiny inline wrappers) only.
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd",
+                       providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(name: "CJansson", pkgConfig: "jansson",
+                       providers: [.apt(["libjansson-dev"])]),
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+
+        .target(name: "StacyJSON", dependencies: ["CJansson"]),
+        .target(name: "StacyHTTP", dependencies: ["CMicroHTTPD", "StacyJSON"]),
+        .target(name: "StacyAPI", dependencies: ["StacyJSON", "StacyHTTP"]),
+        .target(name: "StacyConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "StacyStore", dependencies: ["CSQLite"]),
+        .target(name: "StacyServer",
+                dependencies: ["StacyHTTP", "StacyAPI", "StacyJSON", "StacyConfig", "StacyStore"]),
+        .executableTarget(name: "stacyvm", dependencies: [
+            "StacyServer", "StacyConfig", "StacyStore", "StacyJSON",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Test helpers shared by the test targets (a raw-socket HTTP client).
+        .target(name: "StacyTestSupport", path: "Tests/StacyTestSupport"),
+        .testTarget(name: "StacyJSONTests", dependencies: ["StacyJSON"]),
+        .testTarget(name: "StacyHTTPTests", dependencies: ["StacyHTTP", "StacyJSON", "StacyTestSupport"]),
+        .testTarget(name: "StacyConfigTests", dependencies: ["StacyConfig"]),
+        .testTarget(name: "StacyStoreTests", dependencies: ["StacyStore", "CLibPQ"]),
+        .testTarget(name: "StacyServerTests",
+                    dependencies: ["StacyServer", "StacyHTTP", "StacyJSON", "StacyConfig", "StacyStore",
+                                   "StacyAPI", "StacyTestSupport"]),
+    ]
+)

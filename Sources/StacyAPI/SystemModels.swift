@@ -1,0 +1,159 @@
+import StacyHTTP
+
+/// Wire types of the system routes (api.md §7). Field order is the documented key order.
+
+public typealias ErrorEnvelope = StacyHTTP.ErrorEnvelope
+
+public struct HealthResponse: Codable, Sendable, Equatable {
+    public var status: String
+    public var version: String
+    public var uptime: String
+    public var warnings: [String]?
+
+    public init(status: String = "ok", version: String, uptime: String, warnings: [String]? = nil) {
+        self.status = status
+        self.version = version
+        self.uptime = uptime
+        self.warnings = warnings
+    }
+}
+
+public struct LiveResponse: Codable, Sendable, Equatable {
+    public var status: String
+    public var version: String
+    public var uptime: String
+
+    public init(status: String = "alive", version: String, uptime: String) {
+        self.status = status
+        self.version = version
+        self.uptime = uptime
+    }
+}
+
+public struct ProviderHealth: Codable, Sendable, Equatable {
+    public var name: String
+    public var healthy: Bool
+    public var latencyMs: Int64?
+    public var error: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, healthy
+        case latencyMs = "latency_ms"
+        case error
+    }
+
+    public init(name: String, healthy: Bool, latencyMs: Int64? = nil, error: String? = nil) {
+        self.name = name
+        self.healthy = healthy
+        self.latencyMs = latencyMs
+        self.error = error
+    }
+}
+
+public struct ReadinessChecks: Codable, Sendable, Equatable {
+    /// `ok`, or a short description of the problem (never driver text).
+    public var store: String
+    /// `ok`, or `<n> pending`.
+    public var migrations: String
+
+    public init(store: String, migrations: String) {
+        self.store = store
+        self.migrations = migrations
+    }
+}
+
+public struct ReadyResponse: Codable, Sendable, Equatable {
+    public var status: String
+    public var version: String
+    public var uptime: String
+    public var providers: [ProviderHealth]
+    public var readyProviders: Int
+    public var totalProviders: Int
+    public var checks: ReadinessChecks
+
+    enum CodingKeys: String, CodingKey {
+        case status, version, uptime, providers
+        case readyProviders = "ready_providers"
+        case totalProviders = "total_providers"
+        case checks
+    }
+
+    public init(status: String, version: String, uptime: String, providers: [ProviderHealth],
+                readyProviders: Int, totalProviders: Int, checks: ReadinessChecks) {
+        self.status = status
+        self.version = version
+        self.uptime = uptime
+        self.providers = providers
+        self.readyProviders = readyProviders
+        self.totalProviders = totalProviders
+        self.checks = checks
+    }
+}
+
+public struct HTTPMetrics: Codable, Sendable, Equatable {
+    public var requestsTotal: Int
+    public var inFlight: Int
+    public var streamsOpen: Int
+
+    enum CodingKeys: String, CodingKey {
+        case requestsTotal = "requests_total"
+        case inFlight = "in_flight"
+        case streamsOpen = "streams_open"
+    }
+
+    public init(requestsTotal: Int, inFlight: Int, streamsOpen: Int) {
+        self.requestsTotal = requestsTotal
+        self.inFlight = inFlight
+        self.streamsOpen = streamsOpen
+    }
+}
+
+public struct MetricsResponse: Codable, Sendable, Equatable {
+    public var uptime: String
+    /// OS thread count; the name is kept from the original for compatibility.
+    public var goroutines: Int
+    public var memoryAlloc: Int
+    public var memorySys: Int
+    public var memoryHeapAlloc: Int
+    public var http: HTTPMetrics
+
+    enum CodingKeys: String, CodingKey {
+        case uptime, goroutines
+        case memoryAlloc = "memory_alloc"
+        case memorySys = "memory_sys"
+        case memoryHeapAlloc = "memory_heap_alloc"
+        case http
+    }
+
+    public init(uptime: String, goroutines: Int, memoryAlloc: Int, memorySys: Int, memoryHeapAlloc: Int, http: HTTPMetrics) {
+        self.uptime = uptime
+        self.goroutines = goroutines
+        self.memoryAlloc = memoryAlloc
+        self.memorySys = memorySys
+        self.memoryHeapAlloc = memoryHeapAlloc
+        self.http = http
+    }
+}
+
+/// One line of `stacyvm routes --json`.
+public struct RouteEntry: Codable, Sendable, Equatable {
+    public var method: String
+    public var path: String
+    public var scope: String
+    public var operationID: String
+    public var authRule: String?
+
+    enum CodingKeys: String, CodingKey {
+        case method, path, scope
+        case operationID = "operation_id"
+        case authRule = "auth_rule"
+    }
+
+    public init(method: String, path: String, scope: String, operationID: String, authRule: String? = nil) {
+        self.method = method
+        self.path = path
+        self.scope = scope
+        self.operationID = operationID
+        self.authRule = authRule
+    }
+}

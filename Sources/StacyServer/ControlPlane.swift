@@ -1,0 +1,106 @@
+import StacyAPI
+import StacyConfig
+import StacyHTTP
+import StacyJSON
+import StacyStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct StartupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The route table compiled into the binary: what `stacyvm routes --json` prints and what
+/// `scripts/check-swagger.sh` compares with `openapi/openapi.json`.
+public enum ControlPlaneRoutes {
+    public static let all: [RouteInfo] = [
+        SystemRoutes.health, SystemRoutes.live, SystemRoutes.ready, SystemRoutes.metrics,
+        SystemRoutes.prometheus, SystemRoutes.openAPI, SystemRoutes.swagger,
+    ]
+
+    /// Sorted by path, then method (cli.md, `routes`).
+    public static func entries() -> [RouteEntry] {
+        all.map { RouteEntry(method: $0.method, path: $0.path, scope: $0.scope, operationID: $0.operationID, authRule: $0.authRule) }
+            .sorted { ($0.path, $0.method) < ($1.path, $1.method) }
+    }
+}
+
+/// The control plane: HTTP server, routes and the store they use.
+public final class ControlPlane: Sendable {
+    public let instanceID: String
+    private let server: HTTPServer
+    private let shutdownTimeout: GoDuration
+    let state: SystemState
+
+    /// Builds the server from validated config. The store must already be migrated (or the
+    /// caller accepts a not-ready server).
+    public init(config: Config, store: any Store, log: Log, instanceID: String) throws {
+        try ControlPlane.refuseInsecureExposure(config)
+        let stats = HTTPStats()
+        let document: [UInt8]
+        do {
+            // Served compact, like every other JSON body; parsing it here also proves the
+            // embedded copy is well formed before anyone asks for it.
+            document = try JanssonEncoder().encode(JanssonDecoder().decode(JSONValue.self, from: Array(openAPIDocumentText.utf8)))
+        } catch {
+            throw StartupError("embedded OpenAPI document is not valid JSON: \(error)")
+        }
+        state = SystemState(store: store, httpStats: stats, openAPIDocument: document, warnings: [])
+        var router = Router()
+        for route in SystemRoutes.routes(state) { router.add(route) }
+        precondition(router.routes.map(\.info) == ControlPlaneRoutes.all, "route table and served routes differ")
+
+        var http = HTTPServerConfig()
+        http.host = config.server.host
+        http.port = UInt16(config.server.port)
+        http.maxConnections = config.server.maxConnections
+        http.idleTimeoutSeconds = max(1, Int(config.server.idleTimeout.nanoseconds / GoDuration.second))
+        http.maxBodyBytes = config.limits.maxJSONBodyBytes
+        http.log = log
+        server = HTTPServer(config: http, router: router, stats: stats)
+        shutdownTimeout = config.server.shutdownTimeout
+        self.instanceID = instanceID
+    }
+
+    public func start() throws { try server.start() }
+
+    /// The bound port (useful when the config asked for port 0).
+    public var port: UInt16 { server.port }
+
+    /// Graceful stop within `server.shutdown_timeout`.
+    public func stop() { server.stop(timeoutSeconds: Double(shutdownTimeout.nanoseconds) / 1e9) }
+
+    /// api.md §3.1: never listen beyond loopback without an API credential. Authentication is
+    /// not built yet, so no credential can make a non-loopback listener safe: refuse them all.
+    public static func refuseInsecureExposure(_ config: Config) throws {
+        guard isLoopback(config.server.host) else {
+            throw StartupError("server.host \(config.server.host) is not a loopback address; this version has no API "
+                + "authentication yet, so it only listens on loopback (127.0.0.1, ::1 or localhost)")
+        }
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
+        var address = in_addr()
+        guard inet_pton(AF_INET, host, &address) == 1 else { return false }
+        return UInt32(bigEndian: address.s_addr) >> 24 == 127
+    }
+
+    /// `cp-<host>-<6 hex>` (spec README §5) unless `server.instance_id` names one.
+    public static func makeInstanceID(configured: String?) -> String {
+        if let configured, !configured.isEmpty { return configured }
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, name.count - 1)
+        let host = String(cString: name).split(separator: ".").first.map(String.init) ?? "host"
+        let suffix = RequestID.newUUID().replacingOccurrences(of: "-", with: "").prefix(6)
+        return "cp-\(host.isEmpty ? "host" : host)-\(suffix)"
+    }
+}
+
+extension String {
+    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
+        split(separator: Character(target), omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}

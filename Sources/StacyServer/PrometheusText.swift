@@ -1,0 +1,65 @@
+import StacyHTTP
+
+/// `GET /metrics/prometheus` (api.md §13): text format 0.0.4, every family with HELP and TYPE,
+/// counters typed `counter`, everything else `gauge`, all prefixed `stacyvm_`.
+enum PrometheusText {
+    static func render(_ state: SystemState) -> String {
+        var out = ""
+        let process = ProcessStats.current()
+        family(&out, "stacyvm_uptime_seconds", "gauge", "Seconds since the server started.",
+               [([], Double(state.uptime.nanoseconds) / 1e9)])
+        family(&out, "stacyvm_runtime_threads", "gauge", "OS threads of the server process.",
+               [([], Double(process.threads))])
+        family(&out, "stacyvm_runtime_memory_rss_bytes", "gauge", "Resident set size of the server process.",
+               [([], Double(process.residentBytes))])
+
+        let counters = state.httpStats.routeCounters()
+        family(&out, "stacyvm_http_requests_total", "counter", "HTTP requests answered, by route template, method and status.",
+               counters.map { ([("route", $0.0.route), ("method", $0.0.method), ("code", String($0.0.status))], Double($0.1.count)) })
+        // Durations are per route and method; sum the status codes together.
+        var durations: [String: (route: String, method: String, sum: Double, count: Int)] = [:]
+        for (key, counter) in counters {
+            let id = key.method + " " + key.route
+            var entry = durations[id] ?? (key.route, key.method, 0, 0)
+            entry.sum += counter.durationSumMs
+            entry.count += counter.count
+            durations[id] = entry
+        }
+        let ordered = durations.values.sorted { ($0.route, $0.method) < ($1.route, $1.method) }
+        family(&out, "stacyvm_http_request_duration_milliseconds_sum", "counter", "Total time spent answering HTTP requests.",
+               ordered.map { ([("route", $0.route), ("method", $0.method)], $0.sum) })
+        family(&out, "stacyvm_http_request_duration_milliseconds_count", "counter", "HTTP requests timed.",
+               ordered.map { ([("route", $0.route), ("method", $0.method)], Double($0.count)) })
+        return out
+    }
+
+    private static func family(_ out: inout String, _ name: String, _ type: String, _ help: String,
+                               _ samples: [([(String, String)], Double)]) {
+        out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        for (labels, value) in samples {
+            out += name
+            if !labels.isEmpty {
+                out += "{" + labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
+            }
+            out += " " + format(value) + "\n"
+        }
+    }
+
+    private static func escape(_ value: String) -> String {
+        var escaped = ""
+        for ch in value {
+            switch ch {
+            case "\\": escaped += "\\\\"
+            case "\"": escaped += "\\\""
+            case "\n": escaped += "\\n"
+            default: escaped.append(ch)
+            }
+        }
+        return escaped
+    }
+
+    private static func format(_ value: Double) -> String {
+        if value == value.rounded() && abs(value) < 1e15 { return String(Int64(value)) }
+        return String(value)
+    }
+}

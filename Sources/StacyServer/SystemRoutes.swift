@@ -1,0 +1,97 @@
+import StacyAPI
+import StacyConfig
+import StacyHTTP
+import StacyJSON
+import StacyStore
+
+/// What the system routes read: the store (readiness), the HTTP server's counters and the
+/// process start time.
+final class SystemState: Sendable {
+    let store: any Store
+    let startedNanos: UInt64
+    let openAPIDocument: [UInt8]
+    let warnings: [String]
+    let httpStats: HTTPStats
+
+    init(store: any Store, httpStats: HTTPStats, openAPIDocument: [UInt8], warnings: [String]) {
+        self.store = store
+        self.httpStats = httpStats
+        self.startedNanos = monotonicNanos()
+        self.openAPIDocument = openAPIDocument
+        self.warnings = warnings
+    }
+
+    var uptime: GoDuration { GoDuration(nanoseconds: Int64(monotonicNanos() - startedNanos)) }
+
+    /// Uptime as the original prints it: whole seconds ("1h2m3s"), so health bodies stay short.
+    var uptimeText: String {
+        GoDuration(nanoseconds: uptime.nanoseconds / GoDuration.second * GoDuration.second).description
+    }
+}
+
+/// api.md §7: health, liveness, readiness, metrics, and the contract document.
+enum SystemRoutes {
+    static let health = RouteInfo(method: "GET", path: "/api/v1/health", operationID: "getHealth", scope: "public")
+    static let live = RouteInfo(method: "GET", path: "/api/v1/live", operationID: "getLive", scope: "public")
+    static let ready = RouteInfo(method: "GET", path: "/api/v1/ready", operationID: "getReady", scope: "public")
+    static let metrics = RouteInfo(method: "GET", path: "/api/v1/metrics", operationID: "getMetrics", scope: "read:*")
+    static let prometheus = RouteInfo(method: "GET", path: "/api/v1/metrics/prometheus",
+                                      operationID: "getPrometheusMetrics", scope: "read:*")
+    static let openAPI = RouteInfo(method: "GET", path: "/api/v1/openapi.json", operationID: "getOpenAPIDocument", scope: "public")
+    static let swagger = RouteInfo(method: "GET", path: "/swagger/doc.json", operationID: "getSwaggerDocument", scope: "public")
+
+    static func routes(_ state: SystemState) -> [Route] {
+        [
+            Route(health, handler: .sync { _ in
+                .json(HealthResponse(version: BuildInfo.version, uptime: state.uptimeText,
+                                     warnings: state.warnings.isEmpty ? nil : state.warnings))
+            }),
+            Route(live, handler: .sync { _ in
+                .json(LiveResponse(version: BuildInfo.version, uptime: state.uptimeText))
+            }),
+            Route(ready, handler: .sync { _ in readiness(state) }),
+            Route(metrics, handler: .sync { _ in .json(metricsBody(state)) }),
+            Route(prometheus, handler: .sync { _ in
+                .text(PrometheusText.render(state), contentType: "text/plain; version=0.0.4; charset=utf-8")
+            }),
+            Route(openAPI, handler: .sync { _ in document(state) }),
+            Route(swagger, handler: .sync { _ in document(state) }),
+        ]
+    }
+
+    private static func document(_ state: SystemState) -> HTTPResponse {
+        HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: .bytes(state.openAPIDocument))
+    }
+
+    /// 503 with the readiness body (not the envelope, api.md §2) when the store is unreachable
+    /// or migrations are pending. No provider subsystem exists yet, so providers are not counted.
+    private static func readiness(_ state: SystemState) -> HTTPResponse {
+        var storeCheck = "ok"
+        var migrationCheck = "ok"
+        do {
+            try state.store.ping()
+            let status = try state.store.migrationStatus()
+            if !status.pending.isEmpty { migrationCheck = "\(status.pending.count) pending" }
+            if !status.checksumMismatches.isEmpty { migrationCheck = "checksum mismatch" }
+        } catch {
+            storeCheck = "unreachable"
+            migrationCheck = "unknown"
+        }
+        let ready = storeCheck == "ok" && migrationCheck == "ok"
+        let body = ReadyResponse(status: ready ? "ready" : "not_ready", version: BuildInfo.version,
+                                 uptime: state.uptimeText, providers: [], readyProviders: 0, totalProviders: 0,
+                                 checks: ReadinessChecks(store: storeCheck, migrations: migrationCheck))
+        return .json(body, status: ready ? 200 : 503)
+    }
+
+    private static func metricsBody(_ state: SystemState) -> MetricsResponse {
+        let process = ProcessStats.current()
+        let stats = state.httpStats
+        return MetricsResponse(
+            uptime: state.uptimeText, goroutines: process.threads, memoryAlloc: process.residentBytes,
+            memorySys: process.virtualBytes, memoryHeapAlloc: process.dataBytes,
+            http: HTTPMetrics(requestsTotal: stats.requestsTotal.load(ordering: .relaxed),
+                              inFlight: stats.inFlight.load(ordering: .relaxed),
+                              streamsOpen: stats.streamsOpen.load(ordering: .relaxed)))
+    }
+}

@@ -1,0 +1,156 @@
+// Plain values crossing the store boundary. No driver types, so a PostgreSQL store can return the
+// same records. Times are Unix milliseconds (README §4); JSON columns are carried as JSON text and
+// decoded by the layer that understands them.
+
+/// A row of `sandboxes` (runtime.md §12).
+public struct SandboxRecord: Sendable, Equatable {
+    public var id: String
+    public var state: String
+    public var stateReason: String?
+    public var provider: String
+    public var image: String
+    public var memoryMB: Int
+    public var vcpus: Int
+    public var network: String?
+    /// JSON object text.
+    public var metadataJSON: String
+    /// JSON object text.
+    public var envJSON: String
+    public var template: String?
+    public var ownerID: String?
+    public var tenantID: String?
+    public var workerID: String?
+    public var vmID: String?
+    public var previewDomain: String?
+    public var previewTokenHash: String?
+    /// 0 on insert means "database now".
+    public var createdAt: Int64
+    /// 0 on insert means "database now"; every update sets it from database time.
+    public var updatedAt: Int64
+    public var expiresAt: Int64?
+    public var originalExpiresAt: Int64?
+    public var reapPending: Bool
+    public var nextAttemptAt: Int64?
+    public var lastRefreshAt: Int64?
+
+    public init(
+        id: String, state: String, stateReason: String? = nil, provider: String, image: String,
+        memoryMB: Int, vcpus: Int, network: String? = nil, metadataJSON: String = "{}",
+        envJSON: String = "{}", template: String? = nil, ownerID: String? = nil,
+        tenantID: String? = nil, workerID: String? = nil, vmID: String? = nil,
+        previewDomain: String? = nil, previewTokenHash: String? = nil, createdAt: Int64 = 0,
+        updatedAt: Int64 = 0, expiresAt: Int64? = nil, originalExpiresAt: Int64? = nil,
+        reapPending: Bool = false, nextAttemptAt: Int64? = nil, lastRefreshAt: Int64? = nil
+    ) {
+        self.id = id
+        self.state = state
+        self.stateReason = stateReason
+        self.provider = provider
+        self.image = image
+        self.memoryMB = memoryMB
+        self.vcpus = vcpus
+        self.network = network
+        self.metadataJSON = metadataJSON
+        self.envJSON = envJSON
+        self.template = template
+        self.ownerID = ownerID
+        self.tenantID = tenantID
+        self.workerID = workerID
+        self.vmID = vmID
+        self.previewDomain = previewDomain
+        self.previewTokenHash = previewTokenHash
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.expiresAt = expiresAt
+        self.originalExpiresAt = originalExpiresAt
+        self.reapPending = reapPending
+        self.nextAttemptAt = nextAttemptAt
+        self.lastRefreshAt = lastRefreshAt
+    }
+}
+
+/// Selection and keyset paging for `listSandboxes`. Results are ordered by (created_at, id).
+public struct SandboxFilter: Sendable, Equatable {
+    public var tenantID: String?
+    public var ownerID: String?
+    /// nil = any state; an empty array matches nothing.
+    public var states: [String]?
+    public var limit: Int
+    /// Return rows strictly after this sandbox in (created_at, id) order. If that sandbox no longer
+    /// exists the call throws `.notFound` rather than silently restarting or ending the listing.
+    public var afterID: String?
+
+    public init(
+        tenantID: String? = nil, ownerID: String? = nil, states: [String]? = nil,
+        limit: Int = 100, afterID: String? = nil
+    ) {
+        self.tenantID = tenantID
+        self.ownerID = ownerID
+        self.states = states
+        self.limit = limit
+        self.afterID = afterID
+    }
+}
+
+/// A row of `events` (runtime.md §11). Wire ID is `evt-<seq>`.
+public struct EventRecord: Sendable, Equatable {
+    /// Assigned by the store; ignored on append.
+    public var seq: Int64
+    public var type: String
+    public var sandboxID: String?
+    public var workerID: String?
+    public var tenantID: String?
+    public var ownerID: String?
+    /// JSON object text.
+    public var dataJSON: String
+    /// 0 on append means "database now".
+    public var createdAt: Int64
+
+    public init(
+        seq: Int64 = 0, type: String, sandboxID: String? = nil, workerID: String? = nil,
+        tenantID: String? = nil, ownerID: String? = nil, dataJSON: String = "{}", createdAt: Int64 = 0
+    ) {
+        self.seq = seq
+        self.type = type
+        self.sandboxID = sandboxID
+        self.workerID = workerID
+        self.tenantID = tenantID
+        self.ownerID = ownerID
+        self.dataJSON = dataJSON
+        self.createdAt = createdAt
+    }
+}
+
+/// A row of `settings`: runtime configuration overrides (api.md §8.10).
+public struct SettingRecord: Sendable, Equatable {
+    public var key: String
+    /// JSON value text.
+    public var valueJSON: String
+    public var updatedBy: String?
+    public var updatedAt: Int64
+
+    public init(key: String, valueJSON: String, updatedBy: String?, updatedAt: Int64) {
+        self.key = key
+        self.valueJSON = valueJSON
+        self.updatedBy = updatedBy
+        self.updatedAt = updatedAt
+    }
+}
+
+/// A row of `control_planes`.
+public struct ControlPlaneRecord: Sendable, Equatable {
+    public var instanceID: String
+    public var hostname: String
+    public var version: String
+    /// Start of the instance's current process (reset by every `registerControlPlane`).
+    public var startedAt: Int64
+    public var lastSeen: Int64
+
+    public init(instanceID: String, hostname: String, version: String, startedAt: Int64, lastSeen: Int64) {
+        self.instanceID = instanceID
+        self.hostname = hostname
+        self.version = version
+        self.startedAt = startedAt
+        self.lastSeen = lastSeen
+    }
+}

@@ -1,0 +1,107 @@
+extension SQLiteStore {
+    private static let sandboxColumns = """
+    id, state, state_reason, provider, image, memory_mb, vcpus, network, metadata, env, template,
+    owner_id, tenant_id, worker_id, vm_id, preview_domain, preview_token_hash, created_at, updated_at,
+    expires_at, original_expires_at, reap_pending, next_attempt_at, last_refresh_at
+    """
+
+    /// Decodes a row selected with `sandboxColumns`, in that order.
+    private static func sandbox(_ row: SQLiteStatement) -> SandboxRecord {
+        SandboxRecord(
+            id: row.string(0), state: row.string(1), stateReason: row.optionalString(2),
+            provider: row.string(3), image: row.string(4), memoryMB: row.int(5), vcpus: row.int(6),
+            network: row.optionalString(7), metadataJSON: row.string(8), envJSON: row.string(9),
+            template: row.optionalString(10), ownerID: row.optionalString(11),
+            tenantID: row.optionalString(12), workerID: row.optionalString(13),
+            vmID: row.optionalString(14), previewDomain: row.optionalString(15),
+            previewTokenHash: row.optionalString(16), createdAt: row.int64(17),
+            updatedAt: row.int64(18), expiresAt: row.optionalInt64(19),
+            originalExpiresAt: row.optionalInt64(20), reapPending: row.bool(21),
+            nextAttemptAt: row.optionalInt64(22), lastRefreshAt: row.optionalInt64(23))
+    }
+
+    @discardableResult
+    public func insertSandbox(_ sandbox: SandboxRecord) throws(StoreError) -> SandboxRecord {
+        let s = sandbox
+        let values: [SQLValue] = [
+            .text(s.id), .text(s.state), .text(s.stateReason), .text(s.provider), .text(s.image),
+            .int(s.memoryMB), .int(s.vcpus), .text(s.network), .text(s.metadataJSON), .text(s.envJSON),
+            .text(s.template), .text(s.ownerID), .text(s.tenantID), .text(s.workerID), .text(s.vmID),
+            .text(s.previewDomain), .text(s.previewTokenHash), .int(s.createdAt), .int(s.updatedAt),
+            .int(s.expiresAt), .int(s.originalExpiresAt), .bool(s.reapPending), .int(s.nextAttemptAt),
+            .int(s.lastRefreshAt),
+        ]
+        do {
+            return try write { connection throws(StoreError) in
+                try connection.queryFirst(
+                    """
+                    INSERT INTO sandboxes (\(Self.sandboxColumns))
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                            COALESCE(NULLIF(?, 0), \(Self.nowSQL)), COALESCE(NULLIF(?, 0), \(Self.nowSQL)),
+                            ?, ?, ?, ?, ?)
+                    RETURNING \(Self.sandboxColumns)
+                    """, values, row: Self.sandbox)
+            } ?? sandbox
+        } catch .conflict {
+            throw .conflict("sandbox \(sandbox.id) already exists")
+        }
+    }
+
+    public func getSandbox(_ id: String) throws(StoreError) -> SandboxRecord? {
+        try read { connection throws(StoreError) in
+            try connection.queryFirst(
+                "SELECT \(Self.sandboxColumns) FROM sandboxes WHERE id = ?", [.text(id)], row: Self.sandbox)
+        }
+    }
+
+    public func listSandboxes(filter: SandboxFilter) throws(StoreError) -> [SandboxRecord] {
+        guard filter.limit > 0 else { return [] }
+        if let states = filter.states, states.isEmpty { return [] }
+
+        // Only present filters enter the SQL, so indexes stay usable; the handful of shapes this
+        // yields each get one cached statement.
+        var clauses: [String] = []
+        var values: [SQLValue] = []
+        if let tenantID = filter.tenantID { clauses.append("tenant_id = ?"); values.append(.text(tenantID)) }
+        if let ownerID = filter.ownerID { clauses.append("owner_id = ?"); values.append(.text(ownerID)) }
+        if let states = filter.states {
+            // One bound JSON array instead of a variable-length IN list keeps the SQL text fixed.
+            clauses.append("state IN (SELECT value FROM json_each(?))")
+            values.append(.text(JSONText.array(of: states)))
+        }
+        let afterID = filter.afterID
+        return try read { connection throws(StoreError) in
+            var clauses = clauses
+            var values = values
+            if let afterID {
+                // created_at never changes, so reading the cursor row separately is race-free.
+                guard let cursorCreatedAt = try connection.queryFirst(
+                    "SELECT created_at FROM sandboxes WHERE id = ?", [.text(afterID)], row: { $0.int64(0) })
+                else { throw .notFound }
+                clauses.append("(created_at, id) > (?, ?)")
+                values += [.int(cursorCreatedAt), .text(afterID)]
+            }
+            let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+            values.append(.int(filter.limit))
+            return try connection.query(
+                "SELECT \(Self.sandboxColumns) FROM sandboxes \(whereSQL) ORDER BY created_at, id LIMIT ?",
+                values, row: Self.sandbox)
+        }
+    }
+
+    public func updateSandboxState(id: String, state: String, reason: String?) throws(StoreError) {
+        let changed = try write { connection throws(StoreError) in
+            try connection.run(
+                "UPDATE sandboxes SET state = ?, state_reason = ?, updated_at = \(Self.nowSQL) WHERE id = ?",
+                [.text(state), .text(reason), .text(id)])
+        }
+        if changed == 0 { throw .notFound }
+    }
+
+    @discardableResult
+    public func deleteSandbox(_ id: String) throws(StoreError) -> Bool {
+        try write { connection throws(StoreError) in
+            try connection.run("DELETE FROM sandboxes WHERE id = ?", [.text(id)]) > 0
+        }
+    }
+}

@@ -1,0 +1,71 @@
+/// The persistence boundary of StacyVM. Implementations: `SQLiteStore` (embedded default);
+/// PostgreSQL later. Nothing here names a driver type, so both return the same records and
+/// `StoreContractTests` runs unchanged against each.
+///
+/// Time: every stored time, and `now()`, is database time in Unix milliseconds, so ownership and
+/// expiry decisions never depend on one process's clock.
+public protocol Store: Sendable {
+    /// "sqlite" or "postgres"; reported by /ready and `db status`.
+    var driver: String { get }
+
+    /// Cheap round trip to the database (used by /ready).
+    func ping() throws(StoreError)
+    /// Releases every connection. Later calls fail with `.internal`.
+    func close()
+    /// Database time, Unix milliseconds.
+    func now() throws(StoreError) -> Int64
+
+    // MARK: Migrations
+
+    /// Applies pending migrations up to `target` (nil = latest), each in its own transaction with
+    /// its `schema_migrations` row, and returns what this call applied (empty when up to date).
+    /// Safe to run from several processes at once: none is applied twice.
+    func migrate(to target: Int?) throws(StoreError) -> [MigrationRecord]
+    func migrationStatus() throws(StoreError) -> MigrationStatus
+
+    // MARK: Control planes
+
+    /// Upsert at process start: a re-registration with the same instance ID is a restart, so
+    /// hostname, version, started_at and last_seen are all replaced (started_at = database now).
+    @discardableResult
+    func registerControlPlane(instanceID: String, hostname: String, version: String) throws(StoreError) -> ControlPlaneRecord
+    /// Sets last_seen to database now. `.notFound` if the instance never registered.
+    func touchControlPlane(instanceID: String) throws(StoreError)
+    /// Ordered by instance ID.
+    func listControlPlanes() throws(StoreError) -> [ControlPlaneRecord]
+
+    // MARK: Settings
+
+    func getSetting(_ key: String) throws(StoreError) -> SettingRecord?
+    /// Insert or replace; updated_at = database now.
+    @discardableResult
+    func putSetting(key: String, valueJSON: String, updatedBy: String?) throws(StoreError) -> SettingRecord
+    /// Ordered by key.
+    func listSettings() throws(StoreError) -> [SettingRecord]
+
+    // MARK: Sandboxes
+
+    /// `.conflict` if the ID exists. createdAt/updatedAt of 0 become database now. Returns the stored row.
+    @discardableResult
+    func insertSandbox(_ sandbox: SandboxRecord) throws(StoreError) -> SandboxRecord
+    func getSandbox(_ id: String) throws(StoreError) -> SandboxRecord?
+    /// Ordered by (created_at, id); see `SandboxFilter` for paging.
+    func listSandboxes(filter: SandboxFilter) throws(StoreError) -> [SandboxRecord]
+    /// Sets state and state_reason; updated_at = database now. `.notFound` if the ID is unknown.
+    func updateSandboxState(id: String, state: String, reason: String?) throws(StoreError)
+    /// True if a row was deleted.
+    @discardableResult
+    func deleteSandbox(_ id: String) throws(StoreError) -> Bool
+
+    // MARK: Events
+
+    /// Returns the assigned sequence number (strictly increasing, never reused).
+    @discardableResult
+    func appendEvent(_ event: EventRecord) throws(StoreError) -> Int64
+    /// Events with seq > afterSeq, ascending, at most `limit`.
+    func listEvents(afterSeq: Int64, limit: Int) throws(StoreError) -> [EventRecord]
+    /// Retention: deletes events created more than `olderThanMs` milliseconds before database now,
+    /// then trims to the newest `maxRows`. Returns the number deleted.
+    @discardableResult
+    func pruneEvents(olderThanMs: Int64, maxRows: Int) throws(StoreError) -> Int
+}

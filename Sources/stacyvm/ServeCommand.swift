@@ -1,0 +1,101 @@
+import ArgumentParser
+import StacyConfig
+import StacyHTTP
+import StacyServer
+import StacyStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the control plane.")
+
+    @Option(help: "Config file (else STACYVM_CONFIG, ./stacyvm.yaml, ~/.stacyvm/config.yaml).")
+    var config: String?
+
+    @Option(help: "Listen address (server.host).")
+    var host: String?
+
+    @Option(help: "Listen port (server.port).")
+    var port: Int?
+
+    func run() throws {
+        // Block the stop signals before any thread exists, so every thread inherits the mask and
+        // the main thread alone receives them through sigwait.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        var flags: [String: String] = [:]
+        if let host { flags["server.host"] = host }
+        if let port { flags["server.port"] = String(port) }
+        let loaded = try loadConfig(explicitPath: config, flags: flags)
+        let settings = loaded.config
+        let log = makeLog(settings)
+        for warning in loaded.warnings { log.warn("config", [("key", .string(warning.key)), ("problem", .string(warning.message))]) }
+
+        do {
+            try ControlPlane.refuseInsecureExposure(settings)
+        } catch {
+            printError("error: \(error)")
+            throw Exit.usage
+        }
+        makeDirectories(settings.server.dataDir)
+        let store = try openStore(settings)
+        defer { store.close() }
+        try prepareSchema(store, autoMigrate: settings.database.autoMigrate, log: log)
+
+        let instanceID = ControlPlane.makeInstanceID(configured: settings.server.instanceID)
+        let controlPlane: ControlPlane
+        do {
+            try store.registerControlPlane(instanceID: instanceID, hostname: hostName(), version: BuildInfo.version)
+            controlPlane = try ControlPlane(config: settings, store: store, log: log, instanceID: instanceID)
+            try controlPlane.start()
+        } catch {
+            log.error("startup failed", [("error", .string(String(describing: error)))])
+            throw Exit.runtimeError
+        }
+        log.info("listening", [("address", .string("\(settings.server.host):\(controlPlane.port)")),
+                               ("instance_id", .string(instanceID)), ("database", .string(settings.database.path)),
+                               ("version", .string(BuildInfo.version))])
+
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        log.info("shutting down", [("signal", .int(Int(received))),
+                                   ("timeout", .string(settings.server.shutdownTimeout.description))])
+        controlPlane.stop()
+        log.info("stopped")
+    }
+
+    /// `database.auto_migrate` (default true) migrates at start; otherwise pending migrations
+    /// stop the server (runtime.md §12).
+    private func prepareSchema(_ store: any Store, autoMigrate: Bool, log: Log) throws {
+        do {
+            if autoMigrate {
+                for applied in try store.migrate(to: nil) {
+                    log.info("migrated", [("version", .int(applied.version)), ("name", .string(applied.name))])
+                }
+            }
+            let status = try store.migrationStatus()
+            if !status.checksumMismatches.isEmpty {
+                printError("error: applied migrations changed since they ran: versions \(status.checksumMismatches)")
+                throw Exit.runtimeError
+            }
+            if !status.pending.isEmpty {
+                printError("error: \(status.pending.count) migrations pending; run `stacyvm db migrate` or set database.auto_migrate")
+                throw Exit.runtimeError
+            }
+        } catch let error as StoreError {
+            printError("error: database migration failed: \(error)")
+            throw Exit.runtimeError
+        }
+    }
+}
+
+func hostName() -> String {
+    var name = [CChar](repeating: 0, count: 256)
+    gethostname(&name, name.count - 1)
+    return String(cString: name)
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct StacyVMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stacyvm",
+        abstract: "Self-hosted sandboxes for AI agents, code runners and developer tools.",
+        subcommands: [ServeCommand.self, ConfigCommand.self, DBCommand.self, RoutesCommand.self, VersionCommand.self]
+    )
+}

@@ -1,0 +1,154 @@
+import Foundation
+@testable import StacyStore
+import XCTest
+
+/// Runs the shared contract against SQLite files in a per-test temporary directory, plus the
+/// checks that need raw SQL or SQLite internals.
+final class SQLiteStoreContractTests: StoreContractTests {
+    private var directory: URL?
+    private var databasePath: String?
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stacystore-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        directory = dir
+    }
+
+    override func tearDown() {
+        super.tearDown()  // closes stores before their files go
+        if let directory { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    override func makeStore() throws -> any Store {
+        let path = try XCTUnwrap(directory).appendingPathComponent("stacyvm-\(UUID().uuidString).db").path
+        databasePath = path
+        return try SQLiteStore(path: path)
+    }
+
+    override func openAnotherStore() throws -> any Store {
+        try SQLiteStore(path: try XCTUnwrap(databasePath))
+    }
+
+    // MARK: SQLite-specific
+
+    func testChecksumMismatchIsDetected() throws {
+        let store = try migratedStore()
+        let raw = try SQLiteConnection(path: try XCTUnwrap(databasePath), role: .writer)
+        try raw.run("UPDATE schema_migrations SET checksum = 'tampered' WHERE version = 1")
+        let status = try store.migrationStatus()
+        XCTAssertEqual(status.checksumMismatches, [1])
+        assertStoreError(.migrationChecksumMismatch(1)) { _ = try store.migrate(to: nil) }
+    }
+
+    func testUnknownAppliedVersionRefusesMigrate() throws {
+        let store = try migratedStore()
+        let raw = try SQLiteConnection(path: try XCTUnwrap(databasePath), role: .writer)
+        try raw.run("INSERT INTO schema_migrations VALUES (999, 'future', 'x', 0)")
+        XCTAssertEqual(try store.migrationStatus().unknownApplied, [999])
+        XCTAssertThrowsError(try store.migrate(to: nil))
+    }
+
+    func testPragmasAndSchema() throws {
+        let store = try migratedStore()
+        let sqlite = try XCTUnwrap(store as? SQLiteStore)
+        let (journal, foreignKeys, busy) = try sqlite.read { c throws(StoreError) in
+            (try c.queryFirst("PRAGMA journal_mode") { $0.string(0) },
+             try c.queryFirst("PRAGMA foreign_keys") { $0.int(0) },
+             try c.queryFirst("PRAGMA busy_timeout") { $0.int(0) })
+        }
+        XCTAssertEqual(journal, "wal")
+        XCTAssertEqual(foreignKeys, 1)
+        XCTAssertEqual(busy, 5000)
+        XCTAssertEqual(try sqlite.write { c throws(StoreError) in try c.queryFirst("PRAGMA synchronous") { $0.int(0) } }, 1, "NORMAL")
+
+        let tables = try sqlite.read { c throws(StoreError) in
+            try c.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name") { $0.string(0) }
+        }
+        XCTAssertEqual(tables, [
+            "admin_audit_logs", "api_keys", "control_planes", "event_tickets", "events", "exec_logs",
+            "idempotency_keys", "leases", "operation_audit_logs", "owner_quotas", "policies",
+            "sandboxes", "schema_migrations", "settings", "templates", "tenant_members", "tenants",
+            "worker_credentials", "workers",
+        ])
+        let leaseColumns = try sqlite.read { c throws(StoreError) in
+            try c.query("SELECT name FROM pragma_table_info('leases') ORDER BY cid") { $0.string(0) }
+        }
+        XCTAssertEqual(leaseColumns, ["resource_id", "resource_type", "holder_id", "holder_epoch", "generation", "expires_at", "created_at", "updated_at"])
+        let sandboxIndexes = try sqlite.read { c throws(StoreError) in
+            try c.query("SELECT name FROM pragma_index_list('sandboxes') WHERE origin = 'c' ORDER BY name") { $0.string(0) }
+        }
+        XCTAssertEqual(sandboxIndexes, ["sandboxes_created_idx", "sandboxes_expires_idx", "sandboxes_state_idx", "sandboxes_tenant_owner_idx", "sandboxes_worker_idx"])
+    }
+
+    /// Another process holding the write lock past busy_timeout surfaces as `.busy`, and reads
+    /// keep working meanwhile (WAL).
+    func testLockedDatabaseMapsToBusy() throws {
+        _ = try migratedStore()
+        let path = try XCTUnwrap(databasePath)
+        let impatient = try SQLiteStore(path: path, busyTimeoutMs: 50)
+        defer { impatient.close() }
+        let blocker = try SQLiteConnection(path: path, role: .writer)
+        try blocker.execute("BEGIN IMMEDIATE")
+        assertStoreError(.busy) { try impatient.putSetting(key: "k", valueJSON: "1", updatedBy: nil) }
+        XCTAssertEqual(try impatient.listSettings(), [])
+        try blocker.execute("ROLLBACK")
+        try impatient.putSetting(key: "k", valueJSON: "1", updatedBy: nil)
+    }
+
+    /// Several processes opening and migrating a brand-new file at once (WAL switch included).
+    func testConcurrentOpenAndMigrateOnFreshFile() throws {
+        let dir = try XCTUnwrap(directory)
+        for round in 0..<6 {
+            let path = dir.appendingPathComponent("race-\(round).db").path
+            let applied = Collector<Int>()
+            let failures = Collector<String>()
+            XCTAssertTrue(runOnThreads(4) { _ in
+                do {
+                    let store = try SQLiteStore(path: path)
+                    defer { store.close() }
+                    for record in try store.migrate(to: nil) { applied.append(record.version) }
+                } catch {
+                    failures.append("\(error)")
+                }
+            })
+            XCTAssertEqual(failures.all, [], "round \(round)")
+            XCTAssertEqual(applied.all.sorted(), Array(1...SQLiteMigrations.all.count), "round \(round)")
+        }
+    }
+
+    func testReadersAreQueryOnly() throws {
+        let store = try XCTUnwrap(try migratedStore() as? SQLiteStore)
+        XCTAssertThrowsError(try store.read { c throws(StoreError) in
+            try c.run("DELETE FROM settings")
+        })
+    }
+
+    func testStatementCacheSurvivesErrorsAndReuse() throws {
+        let store = try migratedStore()
+        // Same cached INSERT fails with a conflict, then must work again (reset + clear bindings).
+        try store.insertSandbox(sandbox("sb-000000000000000000000040"))
+        assertStoreError(.conflict("sandbox sb-000000000000000000000040 already exists")) {
+            try store.insertSandbox(self.sandbox("sb-000000000000000000000040"))
+        }
+        try store.insertSandbox(sandbox("sb-000000000000000000000041"))
+        XCTAssertNil(try store.getSandbox("sb-000000000000000000000041")?.ownerID, "no stale binding")
+    }
+
+    func testMigrationListIsContiguousAndChecksummed() throws {
+        XCTAssertNoThrow(try MigrationPlanner.checkSequence(SQLiteMigrations.all))
+        XCTAssertEqual(SQLiteMigrations.all.map(\.version), Array(1...SQLiteMigrations.all.count))
+        XCTAssertEqual(Set(SQLiteMigrations.all.map(\.checksum)).count, SQLiteMigrations.all.count)
+    }
+}
+
+final class SHA256Tests: XCTestCase {
+    func testKnownVectors() {
+        XCTAssertEqual(SHA256.hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(SHA256.hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(
+            SHA256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        XCTAssertEqual(SHA256.hex(String(repeating: "a", count: 1_000)), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+    }
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# CLI tests against the real binary: exit codes, config validation and redaction, db commands,
+# and `serve` from start to a graceful SIGTERM stop.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${STACYVM_BIN:-$root/.build/debug/stacyvm}
+bin=$(cd "$(dirname "$bin")" 2>/dev/null && pwd)/$(basename "$bin")
+[[ -x $bin ]] || { echo "test-cli: $bin not found (build first or set STACYVM_BIN)"; exit 2; }
+work=$(mktemp -d)
+server_pid=""
+cleanup() { [[ -n $server_pid ]] && kill -9 "$server_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+# Keep the caller's config and environment out of the way.
+cd "$work" || exit 2
+export HOME=$work
+unset STACYVM_CONFIG
+export STACYVM_SERVER_DATA_DIR=$work/data
+
+passed=0
+failed=0
+check() {  # check <name> <condition...>
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
+}
+contains() { [[ $1 == *"$2"* ]]; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# version and routes
+out=$("$bin" version --json)
+check "version --json has the documented keys" contains "$out" '"protocol_version":2'
+out=$("$bin" routes --json)
+check "routes --json lists health as public" contains "$out" '{"method":"GET","path":"/api/v1/health","scope":"public","operation_id":"getHealth"}'
+
+# config validate
+cat >good.yaml <<'YAML'
+server:
+  port: 17423
+  shutdown_timeout: 5s
+logging:
+  level: debug
+YAML
+out=$("$bin" config validate --file good.yaml); code=$?
+check "config validate: good file prints ok" [ "$code" -eq 0 -a "$out" = "ok" ]
+cat >bad.yaml <<'YAML'
+server:
+  port: 70000
+  shutdown_timeout: 10
+logging:
+  level: verbose
+nonsense: 1
+YAML
+out=$("$bin" config validate --file bad.yaml); code=$?
+check "config validate: bad file exits 2" [ "$code" -eq 2 ]
+check "config validate: names server.port" contains "$out" "server.port:"
+check "config validate: names server.shutdown_timeout" contains "$out" "server.shutdown_timeout:"
+check "config validate: names logging.level" contains "$out" "logging.level:"
+check "config validate: names the unknown key" contains "$out" "nonsense:"
+"$bin" config validate --file missing.yaml >/dev/null 2>&1; code=$?
+check "config validate: a named file that does not exist exits 2" [ "$code" -eq 2 ]
+out=$(STACYVM_CONFIG=missing.yaml "$bin" config show 2>&1); code=$?
+check "STACYVM_CONFIG naming a missing file exits 2" [ "$code" -eq 2 ]
+out=$(STACYVM_AUTH_API_KEY=s3cret-key-value-that-is-long-enough "$bin" config validate --production); code=$?
+check "config validate --production rejects a plaintext key" [ "$code" -eq 2 ]
+check "config validate --production names auth.api_key" contains "$out" "auth.api_key:"
+
+# config show
+out=$(STACYVM_AUTH_API_KEY=s3cret-key-value "$bin" config show)
+check "config show redacts secrets" contains "$out" "***"
+check "config show never prints the secret" bash -c '[[ "$1" != *s3cret-key-value* ]]' _ "$out"
+out=$(STACYVM_AUTH_API_KEY=s3cret-key-value "$bin" config show --show-secrets)
+check "config show --show-secrets prints it" contains "$out" "s3cret-key-value"
+out=$(STACYVM_SERVER_PORT=17555 "$bin" config show -o json --sources)
+check "config show --sources marks env values" contains "$out" '"port":{"value":17555,"source":"env"}'
+
+# db
+export STACYVM_DATABASE_PATH=$work/cli.db
+"$bin" db status >status.txt; code=$?
+check "db status on a fresh database exits 1 (pending)" [ "$code" -eq 1 ]
+check "db status shows current 0" grep -q '^current: 0$' status.txt
+out=$("$bin" db migrate --dry-run); code=$?
+check "db migrate --dry-run lists without applying" [ "$code" -eq 0 ]
+check "db migrate --dry-run applied nothing" bash -c '"$1" db status | grep -q "^current: 0$"' _ "$bin"
+out=$("$bin" db migrate); code=$?
+check "db migrate applies" [ "$code" -eq 0 ]
+check "db migrate prints each version" contains "$out" "applied 1 "
+"$bin" db status >status.txt; code=$?
+check "db status after migrate exits 0" [ "$code" -eq 0 ]
+out=$("$bin" db migrate)
+check "db migrate again is a no-op" contains "$out" "up to date"
+
+# serve: refusals
+out=$("$bin" serve --host 0.0.0.0 --port "$(free_port)" 2>&1); code=$?
+check "serve refuses a non-loopback address (exit 2)" [ "$code" -eq 2 ]
+check "serve says why" contains "$out" "loopback"
+out=$(STACYVM_DATABASE_PATH=$work/fresh.db STACYVM_DATABASE_AUTO_MIGRATE=false "$bin" serve --port "$(free_port)" 2>&1); code=$?
+check "serve refuses pending migrations without auto_migrate" [ "$code" -eq 1 ]
+check "serve names the pending migrations" contains "$out" "pending"
+
+# serve: start, answer, stop on SIGTERM
+port=$(free_port)
+STACYVM_SERVER_SHUTDOWN_TIMEOUT=3s "$bin" serve --port "$port" >serve.log 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/api/v1/live" >/dev/null && break; sleep 0.1; done
+out=$(curl -s "http://127.0.0.1:$port/api/v1/health")
+check "serve: health says ok" contains "$out" '"status":"ok"'
+out=$(curl -s "http://127.0.0.1:$port/api/v1/no-such-route")
+check "serve: unknown route gets the envelope" [ "$out" = '{"code":"NOT_FOUND","message":"route not found"}' ]
+out=$(curl -s -X POST "http://127.0.0.1:$port/api/v1/health")
+check "serve: wrong method gets 405 envelope" contains "$out" '"code":"METHOD_NOT_ALLOWED"'
+check "serve: access log is JSON lines" grep -q '"msg":"request"' serve.log
+start=$(date +%s%N)
+kill -TERM "$server_pid"
+wait "$server_pid"; code=$?
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+server_pid=""
+check "serve: SIGTERM exits 0" [ "$code" -eq 0 ]
+check "serve: stops within server.shutdown_timeout (${elapsed_ms} ms)" [ "$elapsed_ms" -lt 3000 ]
+check "serve: logs the stop" grep -q '"msg":"stopped"' serve.log
+check "serve: port closed after stop" bash -c '! curl -s --max-time 2 "http://127.0.0.1:$1/api/v1/live"' _ "$port"
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]

@@ -1,0 +1,1 @@
+-- Version 0 has only schema_migrations: nothing to insert.
