@@ -1,6 +1,6 @@
 #if canImport(Glibc)
 import Glibc
-import CMicroHTTPD
+import Synchronization
 #endif
 
 /// `X-Request-ID` handling (api.md §1): an incoming value is kept when it is at most 128
@@ -26,30 +26,46 @@ public enum RequestID {
         return true
     }
 
-    /// A random (version 4) UUID in its lowercase text form.
+    /// A version 4 UUID in its lowercase text form. Request IDs must be unique, not secret, so
+    /// they come from a per-process random seed and a counter mixed through splitmix64 instead
+    /// of a getrandom(2) system call per request.
     public static func newUUID() -> String {
-        var bytes = (UInt64(0), UInt64(0))
-        withUnsafeMutableBytes(of: &bytes) { raw in
-            // One getrandom(2) call; it cannot fail for 16 bytes once the pool is initialised.
-            if getrandom(raw.baseAddress, 16, 0) != 16 {
-                var generator = SystemRandomNumberGenerator()
-                raw.storeBytes(of: generator.next(), toByteOffset: 0, as: UInt64.self)
-                raw.storeBytes(of: generator.next(), toByteOffset: 8, as: UInt64.self)
-            }
-        }
+        let n = counter.add(1, ordering: .relaxed).newValue
+        var bytes = (mix(seed &+ n &* 0x9E37_79B9_7F4A_7C15), mix(seed ^ (n &* 0xD6E8_FEB8_6659_FD93)))
         return withUnsafeBytes(of: &bytes) { raw -> String in
-            var b = Array(raw)
-            b[6] = (b[6] & 0x0F) | 0x40
-            b[8] = (b[8] & 0x3F) | 0x80
-            let hex: [UInt8] = Array("0123456789abcdef".utf8)
-            var out: [UInt8] = []
-            out.reserveCapacity(36)
-            for (i, byte) in b.enumerated() {
-                if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0x0F)])
+            String(unsafeUninitializedCapacity: 36) { out in
+                var position = 0
+                for i in 0..<16 {
+                    var byte = raw[i]
+                    if i == 6 { byte = (byte & 0x0F) | 0x40 }  // version 4
+                    if i == 8 { byte = (byte & 0x3F) | 0x80 }  // RFC 4122 variant
+                    if i == 4 || i == 6 || i == 8 || i == 10 {
+                        out[position] = UInt8(ascii: "-")
+                        position += 1
+                    }
+                    out[position] = hexDigit(byte >> 4)
+                    out[position + 1] = hexDigit(byte & 0x0F)
+                    position += 2
+                }
+                return position
             }
-            return String(decoding: out, as: UTF8.self)
         }
+    }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+    }
+
+    private static let counter = Atomic<UInt64>(0)
+    private static let seed: UInt64 = {
+        var generator = SystemRandomNumberGenerator()
+        return generator.next()
+    }()
+
+    private static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// How a handler runs. `sync` handlers answer on the server thread and must be quick (no I/O
 /// that can wait); `async` handlers run in a task while the connection is suspended, so slow
 /// work never holds one of libmicrohttpd's few threads.
@@ -26,12 +28,18 @@ public struct RouteInfo: Sendable, Equatable {
     }
 }
 
-public struct Route: Sendable {
+/// A class, not a struct: matches hand it around on every request, and copying a struct of
+/// strings and closures retains each of them.
+public final class Route: Sendable {
     public let info: RouteInfo
     public let handler: RouteHandler
     /// Body limit for this route; nil means the server's default.
     public let maxBodyBytes: Int?
     fileprivate let pattern: [Segment]
+
+    /// Position in the router's table (for per-route counters); set when added.
+    public var index: Int { indexStorage.load(ordering: .relaxed) }
+    private let indexStorage = Atomic<Int>(-1)
 
     public init(_ info: RouteInfo, maxBodyBytes: Int? = nil, handler: RouteHandler) {
         self.info = info
@@ -51,6 +59,8 @@ public struct Route: Sendable {
             return .literal(String(piece))
         }
     }
+
+    fileprivate func setIndex(_ value: Int) { indexStorage.store(value, ordering: .relaxed) }
 
     fileprivate var isStatic: Bool { !pattern.contains { if case .parameter = $0 { return true } else { return false } } }
 
@@ -88,6 +98,7 @@ public struct Router: Sendable {
     public mutating func add(_ route: Route) {
         precondition(!routes.contains { $0.info.method == route.info.method && $0.info.path == route.info.path },
                      "duplicate route \(route.info.method) \(route.info.path)")
+        route.setIndex(routes.count)
         routes.append(route)
         if route.isStatic {
             staticRoutes[Router.staticKey(route.info.path), default: []].append(route)
@@ -97,9 +108,8 @@ public struct Router: Sendable {
     }
 
     private static func staticKey(_ path: String) -> String {
-        var key = Substring(path)
-        if key.count > 1 && key.hasSuffix("/") { key = key.dropLast() }
-        return String(key)
+        guard path.utf8.count > 1, path.utf8.last == UInt8(ascii: "/") else { return path }
+        return String(path.dropLast())
     }
 
     /// Finds the route for `method` and the raw (undecoded) `path`. HEAD is served by GET routes.

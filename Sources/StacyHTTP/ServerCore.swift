@@ -45,6 +45,11 @@ final class RequestContext: @unchecked Sendable {
         self.maxBodyBytes = maxBodyBytes
     }
 
+    var routeIndex: Int? {
+        if case .found(let route, _) = match { return route.index }
+        return nil
+    }
+
     var routeTemplate: String {
         if case .found(let route, _) = match { return route.info.path }
         return "unmatched"
@@ -269,7 +274,7 @@ final class ServerCore: Sendable {
         stats.inFlight.subtract(1, ordering: .relaxed)
         let elapsedMs = Double(monotonicNanos() - context.startNanos) / 1e6
         let status = context.responded ? context.status : 499
-        stats.record(route: context.routeTemplate, method: context.method, status: status, durationMs: elapsedMs)
+        stats.record(routeIndex: context.routeIndex, method: context.method, status: status, durationMs: elapsedMs)
         if log.enabled(.info) {
             var fields: [(String, Log.Field)] = [
                 ("request_id", .string(context.requestID)), ("method", .string(context.method)),

@@ -3,6 +3,7 @@ import StacyConfig
 import StacyHTTP
 import StacyJSON
 import StacyStore
+import Synchronization
 
 /// What the system routes read: the store (readiness), the HTTP server's counters and the
 /// process start time.
@@ -12,6 +13,7 @@ final class SystemState: Sendable {
     let openAPIDocument: [UInt8]
     let warnings: [String]
     let httpStats: HTTPStats
+    let healthBody = KeyedCache<Int64, [UInt8]>()
 
     init(store: any Store, httpStats: HTTPStats, openAPIDocument: [UInt8], warnings: [String]) {
         self.store = store
@@ -29,6 +31,18 @@ final class SystemState: Sendable {
     }
 }
 
+/// Remembers the last value computed for a key; a new key replaces it.
+final class KeyedCache<Key: Equatable & Sendable, Value: Sendable>: Sendable {
+    private let last = Mutex<(key: Key, value: Value)?>(nil)
+
+    func value(for key: Key, compute: () -> Value) -> Value {
+        if let hit = last.withLock({ $0?.key == key ? $0?.value : nil }) { return hit }
+        let value = compute()
+        last.withLock { $0 = (key, value) }
+        return value
+    }
+}
+
 /// api.md §7: health, liveness, readiness, metrics, and the contract document.
 enum SystemRoutes {
     static let health = RouteInfo(method: "GET", path: "/api/v1/health", operationID: "getHealth", scope: "public")
@@ -43,8 +57,14 @@ enum SystemRoutes {
     static func routes(_ state: SystemState) -> [Route] {
         [
             Route(health, handler: .sync { _ in
-                .json(HealthResponse(version: BuildInfo.version, uptime: state.uptimeText,
-                                     warnings: state.warnings.isEmpty ? nil : state.warnings))
+                // Load balancers poll this hardest, and its body only changes when the uptime
+                // second does: encode it once per second.
+                let second = state.uptime.nanoseconds / GoDuration.second
+                let body = state.healthBody.value(for: second) {
+                    (try? JanssonEncoder().encode(HealthResponse(version: BuildInfo.version, uptime: state.uptimeText,
+                                                                 warnings: state.warnings.isEmpty ? nil : state.warnings))) ?? []
+                }
+                return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: .bytes(body))
             }),
             Route(live, handler: .sync { _ in
                 .json(LiveResponse(version: BuildInfo.version, uptime: state.uptimeText))

@@ -92,7 +92,7 @@ SV_PORT="$(free_port)"
 mkdir -p "$TMP/data" "$TMP/cwd"
 say "starting $BIN serve --port $SV_PORT"
 # Run from an empty directory so a ./stacyvm.yaml in the caller's cwd is not picked up.
-(cd "$TMP/cwd" && exec env STACYVM_SERVER_DATA_DIR="$TMP/data" STACYVM_LOGGING_LEVEL=error \
+(cd "$TMP/cwd" && exec env STACYVM_SERVER_DATA_DIR="$TMP/data" STACYVM_LOGGING_LEVEL="${LOG_LEVEL:-error}" \
   "$BIN" serve --port "$SV_PORT") >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 
