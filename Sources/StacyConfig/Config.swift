@@ -46,6 +46,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var shutdownTimeout: GoDuration
     public var idleTimeout: GoDuration
     public var maxConnections: Int
+    /// 0 = automatic (see the key table).
+    public var threads: Int
     public var previewDomain: String
     public var previewDeniedPorts: [Int]
     public var corsAllowedOrigins: [String]
@@ -101,7 +103,7 @@ public struct Config: Sendable {
             host: str("server.host"), port: int("server.port"), dataDir: str("server.data_dir"),
             instanceID: values["server.instance_id"]?.stringValue,
             shutdownTimeout: dur("server.shutdown_timeout"), idleTimeout: dur("server.idle_timeout"),
-            maxConnections: int("server.max_connections"), previewDomain: str("server.preview_domain"),
+            maxConnections: int("server.max_connections"), threads: int("server.threads"), previewDomain: str("server.preview_domain"),
             previewDeniedPorts: values["server.preview_denied_ports"]?.intListValue ?? [],
             corsAllowedOrigins: list("server.cors_allowed_origins"), trustedProxies: list("server.trusted_proxies"),
             tlsCertFile: values["server.tls.cert_file"]?.stringValue, tlsKeyFile: values["server.tls.key_file"]?.stringValue)

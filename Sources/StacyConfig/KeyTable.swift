@@ -93,6 +93,9 @@ public enum KeyTable {
         ConfigKey("server.tls.key_file", .string, path: true),
         ConfigKey("server.shutdown_timeout", .duration, default: d("10s"), .nonNegativeDuration),
         ConfigKey("server.max_connections", .int, default: i(1024), .intRange(1...1_000_000)),
+        // HTTP event threads; 0 = one per core but one, leaving a core to the task pool that runs
+        // async handlers and streams (docs/architecture.md, "HTTP threads").
+        ConfigKey("server.threads", .int, default: i(0), .intRange(0...256)),
         ConfigKey("server.idle_timeout", .duration, default: d("30s"), .positiveDuration),
         ConfigKey("server.local_worker.enabled", .bool, default: b(true)),
         ConfigKey("server.local_worker.id", .string, default: s("local"), .embeddedWorkerID),
