@@ -27,8 +27,12 @@ let package = Package(
         .target(name: "StacyAPI", dependencies: ["StacyJSON", "StacyHTTP"]),
         .target(name: "StacyConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "StacyStore", dependencies: ["CSQLite"]),
+        .target(name: "StacyProviders"),
+        .target(name: "StacyOrchestrator",
+                dependencies: ["StacyHTTP", "StacyAPI", "StacyJSON", "StacyConfig", "StacyStore", "StacyProviders"]),
         .target(name: "StacyServer",
-                dependencies: ["StacyHTTP", "StacyAPI", "StacyJSON", "StacyConfig", "StacyStore"]),
+                dependencies: ["StacyHTTP", "StacyAPI", "StacyJSON", "StacyConfig", "StacyStore", "StacyProviders",
+                               "StacyOrchestrator"]),
         .executableTarget(name: "stacyvm", dependencies: [
             "StacyServer", "StacyConfig", "StacyStore", "StacyJSON",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -40,8 +44,9 @@ let package = Package(
         .testTarget(name: "StacyHTTPTests", dependencies: ["StacyHTTP", "StacyJSON", "StacyTestSupport"]),
         .testTarget(name: "StacyConfigTests", dependencies: ["StacyConfig"]),
         .testTarget(name: "StacyStoreTests", dependencies: ["StacyStore", "CLibPQ"]),
+        .testTarget(name: "StacyProvidersTests", dependencies: ["StacyProviders"]),
         .testTarget(name: "StacyServerTests",
                     dependencies: ["StacyServer", "StacyHTTP", "StacyJSON", "StacyConfig", "StacyStore",
-                                   "StacyAPI", "StacyTestSupport"]),
+                                   "StacyAPI", "StacyTestSupport", "StacyProviders", "StacyOrchestrator"]),
     ]
 )

@@ -136,7 +136,6 @@ public final class HTTPServer: Sendable {
                 // First, so that libmicrohttpd's messages about the other options reach it too.
                 MHD_OptionItem(option: .EXTERNAL_LOGGER, value: stacy_mhd_log_function(), ptr_value: logTarget),
                 MHD_OptionItem(option: .SOCK_ADDR, value: 0, ptr_value: UnsafeMutableRawPointer(mutating: sockaddrPointer)),
-                MHD_OptionItem(option: .THREAD_POOL_SIZE, value: max(1, config.threads), ptr_value: nil),
                 MHD_OptionItem(option: .CONNECTION_LIMIT, value: config.maxConnections, ptr_value: nil),
                 MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: config.idleTimeoutSeconds, ptr_value: nil),
                 MHD_OptionItem(option: .CONNECTION_MEMORY_LIMIT, value: config.connectionMemoryLimit, ptr_value: nil),
@@ -146,8 +145,13 @@ public final class HTTPServer: Sendable {
                 MHD_OptionItem(option: .UNESCAPE_CALLBACK,
                                value: Int(bitPattern: unsafeBitCast(MHDCallbacks.keepEscapes, to: UnsafeRawPointer.self)),
                                ptr_value: nil),
-                MHD_OptionItem(option: .END, value: 0, ptr_value: nil),
             ]
+            // With one thread the internal polling thread is the pool; libmicrohttpd warns if
+            // asked for a pool of one.
+            if config.threads > 1 {
+                options.append(MHD_OptionItem(option: .THREAD_POOL_SIZE, value: config.threads, ptr_value: nil))
+            }
+            options.append(MHD_OptionItem(option: .END, value: 0, ptr_value: nil))
             return options.withUnsafeMutableBufferPointer { buffer in
                 withVaList([CInt(MHD_OPTION.ARRAY.rawValue), OpaquePointer(buffer.baseAddress!),
                             CInt(MHD_OPTION.END.rawValue)]) { arguments in

@@ -2,6 +2,8 @@ import StacyAPI
 import StacyConfig
 import StacyHTTP
 import StacyJSON
+import StacyOrchestrator
+import StacyProviders
 import StacyStore
 #if canImport(Glibc)
 import Glibc
@@ -18,7 +20,7 @@ public enum ControlPlaneRoutes {
     public static let all: [RouteInfo] = [
         SystemRoutes.health, SystemRoutes.live, SystemRoutes.ready, SystemRoutes.metrics,
         SystemRoutes.prometheus, SystemRoutes.openAPI, SystemRoutes.swagger,
-    ]
+    ] + SandboxRoutes.all + ExecRoutes.all + FileRoutes.all
 
     /// Sorted by path, then method (cli.md, `routes`).
     public static func entries() -> [RouteEntry] {
@@ -34,10 +36,18 @@ public final class ControlPlane: Sendable {
     private let shutdownTimeout: GoDuration
     let state: SystemState
 
+    public let manager: SandboxManager
+
     /// Builds the server from validated config. The store must already be migrated (or the
     /// caller accepts a not-ready server).
-    public init(config: Config, store: any Store, log: Log, instanceID: String) throws {
+    public init(config: Config, store: any Store, log: Log, instanceID: String,
+                environment: [String: String] = [:]) throws {
         try ControlPlane.refuseInsecureExposure(config)
+        let (registry, warnings) = try ControlPlane.providers(config, environment: environment)
+        for warning in warnings { log.warn(warning) }
+        let settings = ManagerSettings(config: config, listenPort: config.server.port)
+        manager = SandboxManager(store: store, placement: LocalPlacement(workerID: settings.workerID, registry: registry),
+                                 registry: registry, settings: settings, log: log)
         let stats = HTTPStats()
         let document: [UInt8]
         do {
@@ -47,9 +57,11 @@ public final class ControlPlane: Sendable {
         } catch {
             throw StartupError("embedded OpenAPI document is not valid JSON: \(error)")
         }
-        state = SystemState(store: store, httpStats: stats, openAPIDocument: document, warnings: [])
+        state = SystemState(store: store, httpStats: stats, openAPIDocument: document, warnings: warnings)
         var router = Router()
-        for route in SystemRoutes.routes(state) { router.add(route) }
+        let routes = SystemRoutes.routes(state) + SandboxRoutes.routes(manager, warnings: warnings)
+            + ExecRoutes.routes(manager) + FileRoutes.routes(manager)
+        for route in routes { router.add(route) }
         precondition(router.routes.map(\.info) == ControlPlaneRoutes.all, "route table and served routes differ")
 
         var http = HTTPServerConfig()
@@ -79,6 +91,20 @@ public final class ControlPlane: Sendable {
     /// two (wrk on the same cores), at 0.8-1.0x the requests/s (scripts/bench/http.sh).
     static func automaticThreads() -> Int {
         max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) - 1)
+    }
+
+    /// runtime.md §2.3. Only `mock` exists in this version: `auto` falls back to it on loopback
+    /// (the only listener allowed so far), with a loud warning unless tests say STACYVM_TESTING=1.
+    static func providers(_ config: Config, environment: [String: String]) throws -> (ProviderRegistry, [String]) {
+        let wanted = config.value("providers.default")?.stringValue ?? "auto"
+        guard wanted == "auto" || wanted == "mock" else {
+            throw StartupError("providers.default \(wanted) is not available in this version (use mock)")
+        }
+        var root = config.value("providers.mock.root_dir")?.stringValue ?? ""
+        if root.isEmpty { root = environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp" }
+        let mock = MockProvider(rootDirectory: root, consoleLimit: config.value("providers.mock.console_lines")?.intValue ?? 1000)
+        let warnings = environment["STACYVM_TESTING"] == "1" ? [] : ["mock provider is the default: no isolation"]
+        return (ProviderRegistry(providers: [mock], defaultName: "mock"), warnings)
     }
 
     /// api.md §3.1: never listen beyond loopback without an API credential. Authentication is

@@ -17,6 +17,18 @@ let openAPIDocumentText = ##"""
     {
       "name": "system",
       "description": "Health, readiness, metrics and the API document."
+    },
+    {
+      "name": "sandboxes",
+      "description": "Sandbox lifecycle, usage and console logs."
+    },
+    {
+      "name": "exec",
+      "description": "Running commands in a sandbox."
+    },
+    {
+      "name": "files",
+      "description": "Files inside a sandbox."
     }
   ],
   "paths": {
@@ -258,6 +270,52 @@ let openAPIDocumentText = ##"""
         }
       }
     },
+    "/api/v1/pool/status": {
+      "get": {
+        "tags": [
+          "system"
+        ],
+        "summary": "Warm-pool status",
+        "description": "Pool mode is *later*; the route exists because SDKs call it and always reports `{\"enabled\":false}`.",
+        "operationId": "getPoolStatus",
+        "x-stacyvm-scope": "read:*",
+        "responses": {
+          "200": {
+            "description": "Pool status.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/PoolStatus"
+                },
+                "example": {
+                  "enabled": false
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
     "/api/v1/openapi.json": {
       "get": {
         "tags": [
@@ -331,6 +389,1486 @@ let openAPIDocumentText = ##"""
           },
           "500": {
             "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/sandboxes": {
+      "get": {
+        "tags": [
+          "sandboxes"
+        ],
+        "summary": "List sandboxes",
+        "description": "Sandboxes the caller may see (same tenant, and same owner unless the caller has `operator:*`; global admins see all), destroyed ones excluded unless `include_destroyed=true`. Filters combine with AND. `owner_id` and `include_destroyed=true` need `operator:*` (else 403). *Paged*: with neither `limit` nor `cursor` the response is a plain array, capped at 10,000 items with `X-Stacyvm-Truncated: true` when cut; with either, it is `{\"items\":[...],\"next_cursor\":...}`.",
+        "operationId": "listSandboxes",
+        "x-stacyvm-scope": "read:*",
+        "parameters": [
+          {
+            "name": "state",
+            "in": "query",
+            "description": "Only sandboxes in this state.",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "creating",
+                "running",
+                "unhealthy",
+                "expired",
+                "destroyed",
+                "error"
+              ]
+            }
+          },
+          {
+            "name": "provider",
+            "in": "query",
+            "description": "Only sandboxes of this provider.",
+            "schema": {
+              "type": "string"
+            },
+            "example": "namespace"
+          },
+          {
+            "name": "worker_id",
+            "in": "query",
+            "description": "Only sandboxes owned by this worker (`local` for the embedded worker).",
+            "schema": {
+              "type": "string"
+            },
+            "example": "local"
+          },
+          {
+            "name": "template",
+            "in": "query",
+            "description": "Only sandboxes spawned from this template.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "owner_id",
+            "in": "query",
+            "description": "Only sandboxes of this owner. Needs `operator:*` (else 403).",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "include_destroyed",
+            "in": "query",
+            "description": "Include destroyed sandboxes not yet purged. `true` needs `operator:*` (else 403).",
+            "schema": {
+              "type": "boolean",
+              "default": false
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The sandboxes the caller may see (at most 10,000; `X-Stacyvm-Truncated: true` when cut).",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Stacyvm-Truncated": {
+                "$ref": "#/components/headers/X-Stacyvm-Truncated"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "array",
+                  "items": {
+                    "$ref": "#/components/schemas/Sandbox"
+                  }
+                },
+                "example": [
+                  {
+                    "id": "sb-0123456789abcdef01234567",
+                    "state": "running",
+                    "provider": "namespace",
+                    "image": "python:3.12",
+                    "memory_mb": 512,
+                    "vcpus": 1,
+                    "owner_id": "alice",
+                    "worker_id": "local",
+                    "created_at": "2026-05-09T10:00:00.000Z",
+                    "updated_at": "2026-05-09T10:00:01.250Z",
+                    "expires_at": "2026-05-09T10:30:00.000Z",
+                    "metadata": {
+                      "project": "demo"
+                    },
+                    "preview_domain": "localhost:7423"
+                  }
+                ]
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      },
+      "post": {
+        "tags": [
+          "sandboxes"
+        ],
+        "summary": "Create a sandbox",
+        "description": "Spawns a sandbox and answers once it is `running` and any template setup has finished. A spawn never takes longer than `defaults.spawn_deadline` (25 s, queue wait and setup included); past it the answer is 429 or 503 and whatever was created is destroyed. The owner is the key's bound owner, the OIDC subject, else `X-User-ID`, else body `owner_id`. With `Idempotency-Key`, the same key, principal and body within 24 h replays the stored status and body; the same key with another body gives 409.",
+        "operationId": "createSandbox",
+        "x-stacyvm-scope": "api:*",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/XUserID"
+          }
+        ],
+        "requestBody": {
+          "description": "Spawn parameters; every field is optional. An empty body counts as `{}`.",
+          "required": false,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/SpawnRequest"
+              },
+              "example": {
+                "image": "python:3.12",
+                "memory_mb": 512,
+                "vcpus": 1,
+                "ttl": "30m",
+                "metadata": {
+                  "project": "demo"
+                }
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "Created and running.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Sandbox"
+                },
+                "example": {
+                  "id": "sb-0123456789abcdef01234567",
+                  "state": "running",
+                  "provider": "namespace",
+                  "image": "python:3.12",
+                  "memory_mb": 512,
+                  "vcpus": 1,
+                  "owner_id": "alice",
+                  "worker_id": "local",
+                  "created_at": "2026-05-09T10:00:00.000Z",
+                  "updated_at": "2026-05-09T10:00:01.250Z",
+                  "expires_at": "2026-05-09T10:30:00.000Z",
+                  "metadata": {
+                    "project": "demo"
+                  },
+                  "preview_domain": "localhost:7423"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "415": {
+            "$ref": "#/components/responses/UnsupportedMediaType"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      },
+      "delete": {
+        "tags": [
+          "sandboxes"
+        ],
+        "summary": "Prune expired sandboxes",
+        "description": "Destroys every expired sandbox the caller may see.",
+        "operationId": "pruneSandboxes",
+        "x-stacyvm-scope": "api:*",
+        "responses": {
+          "200": {
+            "description": "Number of sandboxes destroyed.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/PruneResult"
+                },
+                "example": {
+                  "pruned": 2
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/sandboxes/{id}": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/SandboxID"
+        }
+      ],
+      "get": {
+        "tags": [
+          "sandboxes"
+        ],
+        "summary": "Get a sandbox",
+        "description": "The sandbox; destroyed gives 404. A remote sandbox is refreshed from its worker when the last refresh is older than 5 s (on failure the stored record is returned).",
+        "operationId": "getSandbox",
+        "x-stacyvm-scope": "read:*",
+        "responses": {
+          "200": {
+            "description": "The sandbox.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Sandbox"
+                },
+                "example": {
+                  "id": "sb-0123456789abcdef01234567",
+                  "state": "running",
+                  "provider": "namespace",
+                  "image": "python:3.12",
+                  "memory_mb": 512,
+                  "vcpus": 1,
+                  "owner_id": "alice",
+                  "worker_id": "local",
+                  "created_at": "2026-05-09T10:00:00.000Z",
+                  "updated_at": "2026-05-09T10:00:01.250Z",
+                  "expires_at": "2026-05-09T10:30:00.000Z",
+                  "metadata": {
+                    "project": "demo"
+                  },
+                  "preview_domain": "localhost:7423"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      },
+      "delete": {
+        "tags": [
+          "sandboxes"
+        ],
+        "summary": "Destroy a sandbox",
+        "description": "Idempotent: an already destroyed sandbox the caller may see (until its row is purged) also gives 200; an ID with no record gives 404. If the owning worker is unreachable the sandbox is still marked `destroyed` (`state_reason` `destroy_pending`) and reaped later.",
+        "operationId": "destroySandbox",
+        "x-stacyvm-scope": "api:*",
+        "responses": {
+          "200": {
+            "description": "Destroyed.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/StatusMessage"
+                },
+                "example": {
+                  "status": "destroyed"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/sandboxes/{id}/extend": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/SandboxID"
+        }
+      ],
+      "post": {
+        "tags": [
+          "sandboxes"
+        ],
+        "summary": "Extend a sandbox's TTL",
+        "description": "`mode` `set` (default): new expiry = now + ttl. `add`: new expiry = max(now, expiry) + ttl. A new expiry more than the effective max TTL after now gives 429. The lease is extended in the same transaction. Destroyed or unknown gives 404.",
+        "operationId": "extendSandbox",
+        "x-stacyvm-scope": "api:*",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ExtendRequest"
+              },
+              "example": {
+                "ttl": "30m",
+                "mode": "set"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The updated sandbox.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Sandbox"
+                },
+                "example": {
+                  "id": "sb-0123456789abcdef01234567",
+                  "state": "running",
+                  "provider": "namespace",
+                  "image": "python:3.12",
+                  "memory_mb": 512,
+                  "vcpus": 1,
+                  "owner_id": "alice",
+                  "worker_id": "local",
+                  "created_at": "2026-05-09T10:00:00.000Z",
+                  "updated_at": "2026-05-09T10:00:01.250Z",
+                  "expires_at": "2026-05-09T10:30:00.000Z",
+                  "metadata": {
+                    "project": "demo"
+                  },
+                  "preview_domain": "localhost:7423"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "415": {
+            "$ref": "#/components/responses/UnsupportedMediaType"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/sandboxes/{id}/stats": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/SandboxID"
+        }
+      ],
+      "get": {
+        "tags": [
+          "sandboxes"
+        ],
+        "summary": "Sandbox resource usage",
+        "description": "`{\"supported\":false}` when the provider cannot report usage, else CPU and memory figures. Remote sandboxes are supported through their worker.",
+        "operationId": "getSandboxStats",
+        "x-stacyvm-scope": "read:*",
+        "responses": {
+          "200": {
+            "description": "Usage, or `supported:false`.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/SandboxStats"
+                },
+                "examples": {
+                  "supported": {
+                    "value": {
+                      "supported": true,
+                      "cpu_pct": 12.5,
+                      "mem_bytes": 73400320,
+                      "mem_limit_bytes": 536870912
+                    }
+                  },
+                  "unsupported": {
+                    "value": {
+                      "supported": false
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/sandboxes/{id}/exec": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/SandboxID"
+        }
+      ],
+      "post": {
+        "tags": [
+          "exec"
+        ],
+        "summary": "Run a command",
+        "description": "Runs a command in the sandbox. Synchronous by default: 200 `application/json` with exactly the four ExecResult keys, even for a non-zero exit; output above `limits.max_exec_output_bytes` per stream is cut and flagged by `X-Stacyvm-Stdout-Truncated`/`X-Stacyvm-Stderr-Truncated`; past the timeout 408 `TIMEOUT`. With `\"stream\":true`: 200 `application/x-ndjson` with `Cache-Control: no-cache`, one ExecStreamFrame JSON object per line, each line flushed; a blank line is a keep-alive (after `limits.stream_keepalive`, 15 s, without output) and clients skip it; the `exit` frame is always the last line; a timeout or failure after the first byte is reported in the exit frame (`exit_code` -1, `timed_out`, `error`), never as stderr text. Errors found before the first byte use the normal statuses and the error envelope. A client disconnect kills the exec's processes. More than `limits.max_execs_per_sandbox` running execs, or a timeout above the (owner) maximum, gives 429.",
+        "operationId": "execCommand",
+        "x-stacyvm-scope": "api:*",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ExecRequest"
+              },
+              "example": {
+                "command": "echo",
+                "args": [
+                  "hello"
+                ],
+                "mode": "argv",
+                "timeout": "30s"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Completed (synchronous) or streaming (`stream:true`).",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "X-Stacyvm-Stdout-Truncated": {
+                "$ref": "#/components/headers/X-Stacyvm-Stdout-Truncated"
+              },
+              "X-Stacyvm-Stderr-Truncated": {
+                "$ref": "#/components/headers/X-Stacyvm-Stderr-Truncated"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ExecResult"
+                },
+                "example": {
+                  "exit_code": 0,
+                  "stdout": "hello\n",
+                  "stderr": "",
+                  "duration": "12.3ms"
+                }
+              },
+              "application/x-ndjson": {
+                "schema": {
+                  "$ref": "#/components/schemas/ExecStreamFrame"
+                },
+                "example": "{\"stream\":\"stdout\",\"data\":\"hello\\n\"}\n{\"stream\":\"exit\",\"exit_code\":0,\"duration\":\"1.2s\"}\n"
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "408": {
+            "$ref": "#/components/responses/Timeout"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "415": {
+            "$ref": "#/components/responses/UnsupportedMediaType"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/sandboxes/{id}/files": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/SandboxID"
+        }
+      ],
+      "get": {
+        "tags": [
+          "files"
+        ],
+        "summary": "Read a file",
+        "description": "Raw bytes as `application/octet-stream` with `Content-Length` (any size, streamed). With `encoding=base64`: the FileContent JSON object, limited to `limits.max_file_bytes` (else 413). A directory gives 400, a missing path 404. Paths: non-empty, at most 4096 bytes, no NUL; relative to `/workspace` unless absolute; normalised lexically and resolved inside the sandbox root (symlinks never lead outside it).",
+        "operationId": "readFile",
+        "x-stacyvm-scope": "read:*",
+        "parameters": [
+          {
+            "name": "path",
+            "in": "query",
+            "description": "File to read.",
+            "required": true,
+            "schema": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 4096
+            },
+            "example": "/workspace/a.txt"
+          },
+          {
+            "name": "encoding",
+            "in": "query",
+            "description": "`base64` returns the FileContent JSON object instead of raw bytes.",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "base64"
+              ]
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The file's content.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              },
+              "Content-Length": {
+                "description": "File size in bytes (raw form).",
+                "schema": {
+                  "type": "integer",
+                  "minimum": 0
+                }
+              }
+            },
+            "content": {
+              "application/octet-stream": {
+                "schema": {
+                  "type": "string",
+                  "format": "binary"
+                }
+              },
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/FileContent"
+                },
+                "example": {
+                  "path": "/workspace/a.txt",
+                  "size": 11,
+                  "encoding": "base64",
+                  "content": "aGVsbG8gd29ybGQ="
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      },
+      "post": {
+        "tags": [
+          "files"
+        ],
+        "summary": "Write a file (JSON)",
+        "description": "Writes `content` (UTF-8 text, or base64 with `encoding:base64`) to `path`, creating parent directories (0755) and replacing an existing file. The decoded size is limited to `limits.max_file_bytes`, the body to 4/3 x that + 64 KiB (else 413). Paths: non-empty, at most 4096 bytes, no NUL; relative to `/workspace` unless absolute; normalised lexically and resolved inside the sandbox root (symlinks never lead outside it).",
+        "operationId": "writeFile",
+        "x-stacyvm-scope": "api:*",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/WriteFileRequest"
+              },
+              "example": {
+                "path": "/workspace/a.txt",
+                "content": "hello world",
+                "mode": "0644"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Written.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/StatusMessage"
+                },
+                "example": {
+                  "status": "written"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "415": {
+            "$ref": "#/components/responses/UnsupportedMediaType"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      },
+      "put": {
+        "tags": [
+          "files"
+        ],
+        "summary": "Upload a file (raw)",
+        "description": "Streams the raw request body to `path`, never fully buffered; creates parent directories (0755) and replaces an existing file. Above `limits.max_file_bytes` gives 413. Paths: non-empty, at most 4096 bytes, no NUL; relative to `/workspace` unless absolute; normalised lexically and resolved inside the sandbox root (symlinks never lead outside it).",
+        "operationId": "uploadFile",
+        "x-stacyvm-scope": "api:*",
+        "parameters": [
+          {
+            "name": "path",
+            "in": "query",
+            "description": "File to write.",
+            "required": true,
+            "schema": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 4096
+            },
+            "example": "/workspace/a.txt"
+          },
+          {
+            "name": "mode",
+            "in": "query",
+            "description": "Permission bits; default `0644`.",
+            "schema": {
+              "$ref": "#/components/schemas/FileModeInput"
+            },
+            "example": "0755"
+          }
+        ],
+        "requestBody": {
+          "description": "The file's bytes.",
+          "required": true,
+          "content": {
+            "application/octet-stream": {
+              "schema": {
+                "type": "string",
+                "format": "binary"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Written.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/FileUploadResult"
+                },
+                "example": {
+                  "status": "written",
+                  "size": 11
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      },
+      "delete": {
+        "tags": [
+          "files"
+        ],
+        "summary": "Delete a file or directory",
+        "description": "Deletes a file or an empty directory. A non-empty directory needs `recursive` (else 409); recursive delete never follows symlinks. A missing path gives 404. Paths: non-empty, at most 4096 bytes, no NUL; relative to `/workspace` unless absolute; normalised lexically and resolved inside the sandbox root (symlinks never lead outside it).",
+        "operationId": "deleteFile",
+        "x-stacyvm-scope": "api:*",
+        "parameters": [
+          {
+            "name": "path",
+            "in": "query",
+            "description": "File or directory to delete.",
+            "required": true,
+            "schema": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 4096
+            },
+            "example": "/workspace/a.txt"
+          },
+          {
+            "name": "recursive",
+            "in": "query",
+            "description": "Delete a non-empty directory with its contents when `true` or `1`; any other value means false.",
+            "schema": {
+              "type": "string",
+              "examples": [
+                "true",
+                "1"
+              ]
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Deleted.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/StatusMessage"
+                },
+                "example": {
+                  "status": "deleted"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/sandboxes/{id}/files/list": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/SandboxID"
+        }
+      ],
+      "get": {
+        "tags": [
+          "files"
+        ],
+        "summary": "List a directory",
+        "description": "One level, sorted by name, at most 10,000 entries; symlinks are reported as themselves (`is_dir:false`, link size). A file gives 400, a missing path 404. Paths: non-empty, at most 4096 bytes, no NUL; relative to `/workspace` unless absolute; normalised lexically and resolved inside the sandbox root (symlinks never lead outside it).",
+        "operationId": "listFiles",
+        "x-stacyvm-scope": "read:*",
+        "parameters": [
+          {
+            "name": "path",
+            "in": "query",
+            "description": "Directory to list.",
+            "schema": {
+              "type": "string",
+              "default": "/",
+              "maxLength": 4096
+            },
+            "example": "/workspace"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The directory's entries.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "array",
+                  "items": {
+                    "$ref": "#/components/schemas/FileInfo"
+                  },
+                  "maxItems": 10000
+                },
+                "example": [
+                  {
+                    "path": "/workspace/a.txt",
+                    "name": "a.txt",
+                    "size": 11,
+                    "mode": "0644",
+                    "is_dir": false,
+                    "mod_time": "2026-05-09T10:00:00.000Z"
+                  }
+                ]
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/sandboxes/{id}/files/stat": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/SandboxID"
+        }
+      ],
+      "get": {
+        "tags": [
+          "files"
+        ],
+        "summary": "Stat a path",
+        "description": "FileInfo of the path itself (a symlink is not followed). A missing path gives 404. Paths: non-empty, at most 4096 bytes, no NUL; relative to `/workspace` unless absolute; normalised lexically and resolved inside the sandbox root (symlinks never lead outside it).",
+        "operationId": "statFile",
+        "x-stacyvm-scope": "read:*",
+        "parameters": [
+          {
+            "name": "path",
+            "in": "query",
+            "description": "Path to stat.",
+            "required": true,
+            "schema": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 4096
+            },
+            "example": "/workspace/a.txt"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The path's FileInfo.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/FileInfo"
+                },
+                "example": {
+                  "path": "/workspace/a.txt",
+                  "name": "a.txt",
+                  "size": 11,
+                  "mode": "0644",
+                  "is_dir": false,
+                  "mod_time": "2026-05-09T10:00:00.000Z"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/sandboxes/{id}/files/glob": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/SandboxID"
+        }
+      ],
+      "get": {
+        "tags": [
+          "files"
+        ],
+        "summary": "Find paths by glob pattern",
+        "description": "`*`, `?` and `[...]` match within one path component; `**` matches zero or more directories; a leading `.` is matched only explicitly; a relative pattern resolves against `/workspace`. Returns sorted absolute paths, at most 10,000.",
+        "operationId": "globFiles",
+        "x-stacyvm-scope": "read:*",
+        "parameters": [
+          {
+            "name": "pattern",
+            "in": "query",
+            "description": "Glob pattern.",
+            "required": true,
+            "schema": {
+              "type": "string",
+              "minLength": 1
+            },
+            "example": "/workspace/**/*.log"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Matching absolute paths, sorted.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "array",
+                  "items": {
+                    "type": "string"
+                  },
+                  "maxItems": 10000
+                },
+                "example": [
+                  "/workspace/a.log",
+                  "/workspace/logs/b.log"
+                ]
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/sandboxes/{id}/files/move": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/SandboxID"
+        }
+      ],
+      "post": {
+        "tags": [
+          "files"
+        ],
+        "summary": "Move or rename a path",
+        "description": "Creates the destination's parent directories and replaces an existing file. Onto a non-empty directory gives 409; a missing source 404. Paths: non-empty, at most 4096 bytes, no NUL; relative to `/workspace` unless absolute; normalised lexically and resolved inside the sandbox root (symlinks never lead outside it).",
+        "operationId": "moveFile",
+        "x-stacyvm-scope": "api:*",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/MoveFileRequest"
+              },
+              "example": {
+                "old_path": "/workspace/a.txt",
+                "new_path": "/workspace/b.txt"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Moved.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/StatusMessage"
+                },
+                "example": {
+                  "status": "moved"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "415": {
+            "$ref": "#/components/responses/UnsupportedMediaType"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/sandboxes/{id}/files/chmod": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/SandboxID"
+        }
+      ],
+      "post": {
+        "tags": [
+          "files"
+        ],
+        "summary": "Change a path's permission bits",
+        "description": "Octal modes only; symbolic modes give 400. A missing path gives 404. Paths: non-empty, at most 4096 bytes, no NUL; relative to `/workspace` unless absolute; normalised lexically and resolved inside the sandbox root (symlinks never lead outside it).",
+        "operationId": "chmodFile",
+        "x-stacyvm-scope": "api:*",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ChmodRequest"
+              },
+              "example": {
+                "path": "/workspace/run.sh",
+                "mode": "0755"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Applied.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/StatusMessage"
+                },
+                "example": {
+                  "status": "chmod applied"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "415": {
+            "$ref": "#/components/responses/UnsupportedMediaType"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/sandboxes/{id}/logs": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/SandboxID"
+        }
+      ],
+      "get": {
+        "tags": [
+          "sandboxes"
+        ],
+        "summary": "Console logs",
+        "description": "The last `lines` lines of the sandbox's console ring buffer (lifecycle lines, agent and init output, one summary line per exec), oldest first; a partial last line is included. With `follow=true` the response is `application/x-ndjson`: those lines, then new ones, one ConsoleStreamFrame per line, with blank keep-alive lines, ending with an `exit` frame when the sandbox is destroyed.",
+        "operationId": "getSandboxLogs",
+        "x-stacyvm-scope": "read:*",
+        "parameters": [
+          {
+            "name": "lines",
+            "in": "query",
+            "description": "Number of most recent lines; outside 1-10,000 gives 400.",
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 10000,
+              "default": 100
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The last `lines` console lines, oldest first.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "array",
+                  "items": {
+                    "type": "string"
+                  }
+                },
+                "example": [
+                  "2026-05-09T10:00:00.000Z [stacyvm] sandbox started"
+                ]
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
           },
           "default": {
             "$ref": "#/components/responses/Error"
@@ -599,6 +2137,666 @@ let openAPIDocumentText = ##"""
           }
         },
         "additionalProperties": true
+      },
+      "Timestamp": {
+        "type": "string",
+        "format": "date-time",
+        "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$",
+        "description": "RFC 3339 in UTC, always with exactly three fractional digits and a `Z` suffix (`2026-05-09T10:00:00.000Z`). Inputs accept any RFC 3339 time.",
+        "examples": [
+          "2026-05-09T10:00:00.000Z"
+        ]
+      },
+      "SandboxState": {
+        "type": "string",
+        "enum": [
+          "creating",
+          "running",
+          "unhealthy",
+          "expired",
+          "destroyed",
+          "error"
+        ],
+        "description": "`creating`: reservation during spawn; `running`: usable; `unhealthy`: owning worker stale or lost, or provider status check failed; `error`: runtime died unexpectedly; `expired`: TTL passed, destroy in progress or pending; `destroyed`: soft-deleted (visible only with `include_destroyed`)."
+      },
+      "Sandbox": {
+        "type": "object",
+        "description": "A sandbox. Optional fields are omitted when empty. Clients must ignore unknown keys.",
+        "required": [
+          "id",
+          "state",
+          "provider",
+          "image",
+          "memory_mb",
+          "vcpus",
+          "worker_id",
+          "created_at",
+          "updated_at",
+          "expires_at",
+          "preview_domain"
+        ],
+        "properties": {
+          "id": {
+            "type": "string",
+            "pattern": "^sb-[0-9a-f]{24}$",
+            "description": "`sb-` + 24 lowercase hex digits.",
+            "examples": [
+              "sb-0123456789abcdef01234567"
+            ]
+          },
+          "state": {
+            "$ref": "#/components/schemas/SandboxState"
+          },
+          "state_reason": {
+            "type": "string",
+            "description": "Why the sandbox entered its state; omitted when empty.",
+            "examples": [
+              "worker_lost",
+              "runtime_missing",
+              "destroy_pending",
+              "drain_deadline"
+            ]
+          },
+          "provider": {
+            "type": "string",
+            "examples": [
+              "namespace",
+              "mock"
+            ]
+          },
+          "image": {
+            "type": "string"
+          },
+          "memory_mb": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "vcpus": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "owner_id": {
+            "type": "string",
+            "description": "Omitted when empty."
+          },
+          "tenant_id": {
+            "type": "string",
+            "description": "Omitted when empty."
+          },
+          "template": {
+            "type": "string",
+            "description": "Template it was spawned from; omitted when none."
+          },
+          "vm_id": {
+            "type": "string",
+            "description": "Provider runtime ID; present only when it differs from `id`."
+          },
+          "worker_id": {
+            "type": "string",
+            "description": "Owning worker; always present, `local` for the embedded worker.",
+            "examples": [
+              "local"
+            ]
+          },
+          "created_at": {
+            "$ref": "#/components/schemas/Timestamp"
+          },
+          "updated_at": {
+            "$ref": "#/components/schemas/Timestamp"
+          },
+          "expires_at": {
+            "$ref": "#/components/schemas/Timestamp"
+          },
+          "metadata": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            },
+            "description": "String to string; omitted when empty."
+          },
+          "preview_domain": {
+            "type": "string",
+            "description": "The worker's preview domain, else `server.preview_domain`, plus the control plane's `:<port>` when the domain has none and the control plane is not on 80 or 443. Preview URL: `http://{port}-{id}.{preview_domain}`.",
+            "examples": [
+              "localhost:7423"
+            ]
+          }
+        }
+      },
+      "SpawnRequest": {
+        "type": "object",
+        "description": "Spawn parameters. Every field is optional; unset fields come from the template, else the server defaults. Unknown fields are ignored.",
+        "properties": {
+          "image": {
+            "type": "string",
+            "maxLength": 256,
+            "pattern": "^[A-Za-z0-9._:/@+-]*$",
+            "description": "Image name, at most 256 characters of `[A-Za-z0-9._:/@+-]`; default: template, else `defaults.image`. An image the provider cannot resolve gives 400.",
+            "examples": [
+              "python:3.12"
+            ]
+          },
+          "provider": {
+            "type": "string",
+            "description": "A provider known locally or advertised by an alive worker; default `providers.default`; unknown gives 400.",
+            "examples": [
+              "namespace"
+            ]
+          },
+          "memory_mb": {
+            "type": "integer",
+            "minimum": 16,
+            "description": "16 to `limits.max_memory_mb`; default: template, else `defaults.memory_mb`."
+          },
+          "vcpus": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "1 to `limits.max_vcpus`; default: template, else `defaults.vcpus`."
+          },
+          "ttl": {
+            "type": "string",
+            "description": "Go duration syntax (`30m`, `1h30m`, `90s`). Must be > 0 (else 400) and at most the effective max TTL (else 429); default: template, else `defaults.ttl`.",
+            "examples": [
+              "30m"
+            ]
+          },
+          "template": {
+            "type": "string",
+            "description": "An existing template whose values fill unset fields; unknown gives 400."
+          },
+          "owner_id": {
+            "type": "string",
+            "description": "Owner, used when no bound key, OIDC subject or `X-User-ID` decides it. 1-128 bytes, no whitespace, control characters, `/` or `\\`; invalid gives 400. A principal with a fixed owner may name another only with `operator:*` (else 403)."
+          },
+          "tenant_id": {
+            "type": "string",
+            "description": "Must be empty or the caller's tenant, unless the caller is a global admin (else 403)."
+          },
+          "metadata": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            },
+            "maxProperties": 64,
+            "description": "String to string; at most 64 keys, keys at most 128 bytes, values at most 1024 bytes."
+          },
+          "network": {
+            "type": "string",
+            "enum": [
+              "none",
+              "host"
+            ],
+            "description": "Must be allowed by the provider and by `network` policies."
+          }
+        }
+      },
+      "ExtendRequest": {
+        "type": "object",
+        "required": [
+          "ttl"
+        ],
+        "properties": {
+          "ttl": {
+            "type": "string",
+            "description": "Go duration syntax (`30m`, `1h30m`, `90s`). Must be > 0 (else 400).",
+            "examples": [
+              "30m"
+            ]
+          },
+          "mode": {
+            "type": "string",
+            "enum": [
+              "set",
+              "add"
+            ],
+            "default": "set",
+            "description": "`set`: new expiry = now + ttl. `add`: new expiry = max(now, expiry) + ttl."
+          }
+        }
+      },
+      "SandboxStats": {
+        "type": "object",
+        "description": "`{\"supported\":false}` alone, or `supported:true` with all three figures.",
+        "required": [
+          "supported"
+        ],
+        "properties": {
+          "supported": {
+            "type": "boolean"
+          },
+          "cpu_pct": {
+            "type": "number",
+            "minimum": 0,
+            "description": "CPU use in percent of one CPU."
+          },
+          "mem_bytes": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 0,
+            "description": "Memory in use, bytes."
+          },
+          "mem_limit_bytes": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 0,
+            "description": "Memory limit, bytes."
+          }
+        },
+        "if": {
+          "properties": {
+            "supported": {
+              "const": true
+            }
+          }
+        },
+        "then": {
+          "required": [
+            "cpu_pct",
+            "mem_bytes",
+            "mem_limit_bytes"
+          ]
+        }
+      },
+      "PruneResult": {
+        "type": "object",
+        "required": [
+          "pruned"
+        ],
+        "properties": {
+          "pruned": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Number of expired sandboxes destroyed."
+          }
+        }
+      },
+      "StatusMessage": {
+        "type": "object",
+        "required": [
+          "status"
+        ],
+        "properties": {
+          "status": {
+            "type": "string",
+            "examples": [
+              "destroyed",
+              "written",
+              "deleted",
+              "moved",
+              "chmod applied"
+            ]
+          }
+        }
+      },
+      "PoolStatus": {
+        "type": "object",
+        "required": [
+          "enabled"
+        ],
+        "properties": {
+          "enabled": {
+            "type": "boolean",
+            "description": "Always false: pool mode is *later*."
+          }
+        }
+      },
+      "ExecRequest": {
+        "type": "object",
+        "required": [
+          "command"
+        ],
+        "description": "Unknown fields are ignored.",
+        "properties": {
+          "command": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Non-empty, at most 64 KiB. Shell mode runs `/bin/sh -c` with `command` followed by each arg single-quoted; argv mode runs `[command] + args` without a shell, `command` looked up in the sandbox `PATH`."
+          },
+          "args": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "maxItems": 1024
+          },
+          "mode": {
+            "type": "string",
+            "enum": [
+              "",
+              "shell",
+              "argv"
+            ],
+            "default": "shell",
+            "description": "`\"\"` means `shell`; anything else gives 400."
+          },
+          "env": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            },
+            "propertyNames": {
+              "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"
+            },
+            "maxProperties": 256,
+            "description": "Added to the base environment and the template's `env` (later wins). Values must not contain NUL."
+          },
+          "workdir": {
+            "type": "string",
+            "default": "/workspace",
+            "description": "Absolute, or relative to `/workspace`; must exist (else 400)."
+          },
+          "timeout": {
+            "type": "string",
+            "description": "Go duration syntax (`30m`, `1h30m`, `90s`). `0s` or absent means the default (`defaults.default_exec_timeout`); negative or unparsable gives 400; above the (owner) maximum gives 429.",
+            "examples": [
+              "30s"
+            ]
+          },
+          "stream": {
+            "type": "boolean",
+            "default": false,
+            "description": "true: `application/x-ndjson` response of ExecStreamFrame lines."
+          },
+          "stdin": {
+            "type": "string",
+            "description": "At most 1 MiB, written to the process's stdin, which is then closed. Default: an empty stdin."
+          },
+          "output_encoding": {
+            "type": "string",
+            "enum": [
+              "utf8",
+              "base64"
+            ],
+            "default": "utf8",
+            "description": "`utf8`: invalid bytes become U+FFFD. `base64`: `stdout`, `stderr` and frame `data` are base64."
+          }
+        }
+      },
+      "ExecResult": {
+        "type": "object",
+        "description": "Synchronous exec result. Contains exactly these four keys (the original Python SDK reads it strictly); a non-zero exit is still 200.",
+        "required": [
+          "exit_code",
+          "stdout",
+          "stderr",
+          "duration"
+        ],
+        "properties": {
+          "exit_code": {
+            "type": "integer",
+            "description": "The main process's exit status; 128 + N when killed by a signal N that StacyVM did not send (OOM kill: 137)."
+          },
+          "stdout": {
+            "type": "string",
+            "description": "At most `limits.max_exec_output_bytes`; cut output is flagged by `X-Stacyvm-Stdout-Truncated`. Base64 with `output_encoding:base64`."
+          },
+          "stderr": {
+            "type": "string",
+            "description": "At most `limits.max_exec_output_bytes`; cut output is flagged by `X-Stacyvm-Stderr-Truncated`. Base64 with `output_encoding:base64`."
+          },
+          "duration": {
+            "type": "string",
+            "description": "Go duration syntax as printed by Go's `Duration.String()` after rounding to the microsecond.",
+            "examples": [
+              "12.3ms",
+              "1.5s"
+            ]
+          }
+        },
+        "additionalProperties": false
+      },
+      "ExecOutputFrame": {
+        "type": "object",
+        "description": "Output, in order. `data` holds at most 64 KiB; in utf8 mode a frame never splits a multi-byte character; base64 with `output_encoding:base64`.",
+        "required": [
+          "stream",
+          "data"
+        ],
+        "properties": {
+          "stream": {
+            "type": "string",
+            "enum": [
+              "stdout",
+              "stderr"
+            ]
+          },
+          "data": {
+            "type": "string"
+          }
+        }
+      },
+      "StreamExitFrame": {
+        "type": "object",
+        "description": "Always the last frame of a stream. It has no `data` key (original SDKs read it as a chunk with stream `exit` and empty data). On timeout or infrastructure failure `exit_code` is -1 and `error` says why (`TIMEOUT`, `WORKER_UNAVAILABLE`, `INTERNAL_ERROR`, `UNAVAILABLE` on shutdown).",
+        "required": [
+          "stream",
+          "exit_code",
+          "duration"
+        ],
+        "properties": {
+          "stream": {
+            "type": "string",
+            "const": "exit"
+          },
+          "exit_code": {
+            "type": "integer",
+            "description": "Exit status as in ExecResult, or -1 on timeout or failure."
+          },
+          "duration": {
+            "type": "string",
+            "description": "Go duration syntax as printed by Go's `Duration.String()` after rounding to the microsecond.",
+            "examples": [
+              "1.2s"
+            ]
+          },
+          "timed_out": {
+            "type": "boolean",
+            "description": "Present (true) only when the exec timed out."
+          },
+          "error": {
+            "$ref": "#/components/schemas/Error",
+            "description": "Present only on timeout or failure, for example `{\"code\":\"TIMEOUT\",\"message\":\"exec timeout\"}`."
+          }
+        }
+      },
+      "ExecStreamFrame": {
+        "description": "One line of an exec NDJSON stream (`application/x-ndjson`). Blank lines are keep-alives and carry no frame; the server never writes a partial or non-JSON line.",
+        "oneOf": [
+          {
+            "$ref": "#/components/schemas/ExecOutputFrame"
+          },
+          {
+            "$ref": "#/components/schemas/StreamExitFrame"
+          }
+        ],
+        "discriminator": {
+          "propertyName": "stream",
+          "mapping": {
+            "stdout": "#/components/schemas/ExecOutputFrame",
+            "stderr": "#/components/schemas/ExecOutputFrame",
+            "exit": "#/components/schemas/StreamExitFrame"
+          }
+        }
+      },
+      "FileModeInput": {
+        "type": "string",
+        "pattern": "^([0-7]{3,4}|executable)$",
+        "description": "3 or 4 octal digits (`755`, `0755`), or `executable` (= 0755, compatibility). Symbolic modes give 400.",
+        "examples": [
+          "0644",
+          "755"
+        ]
+      },
+      "FileInfo": {
+        "type": "object",
+        "required": [
+          "path",
+          "name",
+          "size",
+          "mode",
+          "is_dir",
+          "mod_time"
+        ],
+        "properties": {
+          "path": {
+            "type": "string",
+            "description": "Absolute, normalised.",
+            "examples": [
+              "/workspace/a.txt"
+            ]
+          },
+          "name": {
+            "type": "string",
+            "description": "Last path component.",
+            "examples": [
+              "a.txt"
+            ]
+          },
+          "size": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 0,
+            "description": "Bytes (for a symlink, the link's own size)."
+          },
+          "mode": {
+            "type": "string",
+            "pattern": "^[0-7]{4}$",
+            "description": "Permission bits only, always 4 octal digits.",
+            "examples": [
+              "0644"
+            ]
+          },
+          "is_dir": {
+            "type": "boolean",
+            "description": "False for a symlink, even to a directory."
+          },
+          "mod_time": {
+            "$ref": "#/components/schemas/Timestamp",
+            "description": "Modification time to the second, so the fraction is `.000`. RFC 3339 in UTC, always with exactly three fractional digits and a `Z` suffix (`2026-05-09T10:00:00.000Z`)."
+          }
+        }
+      },
+      "FileContent": {
+        "type": "object",
+        "description": "A file read with `encoding=base64`.",
+        "required": [
+          "path",
+          "size",
+          "encoding",
+          "content"
+        ],
+        "properties": {
+          "path": {
+            "type": "string",
+            "description": "Absolute, normalised."
+          },
+          "size": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 0,
+            "description": "Decoded size in bytes."
+          },
+          "encoding": {
+            "type": "string",
+            "const": "base64"
+          },
+          "content": {
+            "type": "string",
+            "contentEncoding": "base64",
+            "description": "The file's bytes, base64 (standard alphabet, padded)."
+          }
+        }
+      },
+      "WriteFileRequest": {
+        "type": "object",
+        "required": [
+          "path",
+          "content"
+        ],
+        "properties": {
+          "path": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 4096,
+            "description": "Absolute, or relative to `/workspace`."
+          },
+          "content": {
+            "type": "string",
+            "description": "UTF-8 text, or base64 with `encoding:base64`. Decoded size at most `limits.max_file_bytes` (else 413)."
+          },
+          "mode": {
+            "$ref": "#/components/schemas/FileModeInput",
+            "description": "Permission bits; default `0644`."
+          },
+          "encoding": {
+            "type": "string",
+            "enum": [
+              "utf8",
+              "base64"
+            ],
+            "default": "utf8"
+          }
+        }
+      },
+      "FileUploadResult": {
+        "type": "object",
+        "required": [
+          "status",
+          "size"
+        ],
+        "properties": {
+          "status": {
+            "type": "string",
+            "const": "written"
+          },
+          "size": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 0,
+            "description": "Bytes written."
+          }
+        }
+      },
+      "MoveFileRequest": {
+        "type": "object",
+        "required": [
+          "old_path",
+          "new_path"
+        ],
+        "properties": {
+          "old_path": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 4096
+          },
+          "new_path": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 4096
+          }
+        }
+      },
+      "ChmodRequest": {
+        "type": "object",
+        "required": [
+          "path",
+          "mode"
+        ],
+        "properties": {
+          "path": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 4096
+          },
+          "mode": {
+            "type": "string",
+            "pattern": "^[0-7]{3,4}$",
+            "description": "3 or 4 octal digits (`755`, `0755`); symbolic modes give 400.",
+            "examples": [
+              "0755"
+            ]
+          }
+        }
       }
     },
     "responses": {
@@ -678,17 +2876,11 @@ let openAPIDocumentText = ##"""
           }
         }
       },
-      "MethodNotAllowed": {
-        "description": "Known path, wrong method (`METHOD_NOT_ALLOWED`).",
+      "Timeout": {
+        "description": "Synchronous exec passed its timeout (`TIMEOUT`).",
         "headers": {
           "X-Request-ID": {
             "$ref": "#/components/headers/X-Request-ID"
-          },
-          "Allow": {
-            "description": "Methods the path accepts.",
-            "schema": {
-              "type": "string"
-            }
           }
         },
         "content": {
@@ -697,8 +2889,27 @@ let openAPIDocumentText = ##"""
               "$ref": "#/components/schemas/Error"
             },
             "example": {
-              "code": "METHOD_NOT_ALLOWED",
-              "message": "method not allowed"
+              "code": "TIMEOUT",
+              "message": "exec timeout"
+            }
+          }
+        }
+      },
+      "Conflict": {
+        "description": "Conflicting state (`CONFLICT`): idempotency-key mismatch, directory not empty, destination is a non-empty directory, duplicate name.",
+        "headers": {
+          "X-Request-ID": {
+            "$ref": "#/components/headers/X-Request-ID"
+          }
+        },
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Error"
+            },
+            "example": {
+              "code": "CONFLICT",
+              "message": "directory not empty"
             }
           }
         }
@@ -798,7 +3009,7 @@ let openAPIDocumentText = ##"""
         }
       },
       "Unavailable": {
-        "description": "Service unavailable (`UNAVAILABLE`).",
+        "description": "Service unavailable: provider unhealthy or no leader (`UNAVAILABLE`), or the worker that owns the sandbox is lost or unreachable, or every placement attempt was refused (`WORKER_UNAVAILABLE`).",
         "headers": {
           "X-Request-ID": {
             "$ref": "#/components/headers/X-Request-ID"
@@ -836,12 +3047,62 @@ let openAPIDocumentText = ##"""
         }
       }
     },
+    "parameters": {
+      "SandboxID": {
+        "name": "id",
+        "in": "path",
+        "required": true,
+        "description": "Sandbox ID (`sb-` + 24 lowercase hex). An `{id}` that does not name a sandbox the caller may see (unknown, malformed, destroyed, another owner or tenant) gets 404. A value of any other form is simply unknown (404, never 400).",
+        "schema": {
+          "type": "string"
+        },
+        "example": "sb-0123456789abcdef01234567"
+      },
+      "XUserID": {
+        "name": "X-User-ID",
+        "in": "header",
+        "required": false,
+        "description": "Owner to act for. Used for unbound keys and anonymous loopback mode; a principal with a fixed owner may send a different one only with `operator:*` (else 403). An invalid owner ID gives 400.",
+        "schema": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 128
+        }
+      }
+    },
     "headers": {
       "X-Request-ID": {
         "description": "The incoming `X-Request-ID` when it is at most 128 characters of `[A-Za-z0-9._:-]`, else a new UUIDv4.",
         "schema": {
           "type": "string",
           "maxLength": 128
+        }
+      },
+      "X-Stacyvm-Truncated": {
+        "description": "`true` when a plain (unpaged) list was cut at 10,000 items; absent otherwise.",
+        "schema": {
+          "type": "string",
+          "enum": [
+            "true"
+          ]
+        }
+      },
+      "X-Stacyvm-Stdout-Truncated": {
+        "description": "`true` when synchronous exec stdout was cut at `limits.max_exec_output_bytes`; absent otherwise.",
+        "schema": {
+          "type": "string",
+          "enum": [
+            "true"
+          ]
+        }
+      },
+      "X-Stacyvm-Stderr-Truncated": {
+        "description": "`true` when synchronous exec stderr was cut at `limits.max_exec_output_bytes`; absent otherwise.",
+        "schema": {
+          "type": "string",
+          "enum": [
+            "true"
+          ]
         }
       }
     },

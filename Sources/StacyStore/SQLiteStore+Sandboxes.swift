@@ -98,6 +98,33 @@ extension SQLiteStore {
         if changed == 0 { throw .notFound }
     }
 
+    public func markSandboxRunning(id: String, vmID: String?, workerID: String, previewDomain: String?) throws(StoreError) -> SandboxRecord {
+        let row = try write { connection throws(StoreError) in
+            try connection.queryFirst(
+                """
+                UPDATE sandboxes SET state = 'running', state_reason = NULL, vm_id = ?, worker_id = ?,
+                    preview_domain = ?, updated_at = \(Self.nowSQL)
+                WHERE id = ? AND state = 'creating'
+                RETURNING \(Self.sandboxColumns)
+                """, [.text(vmID), .text(workerID), .text(previewDomain), .text(id)], row: Self.sandbox)
+        }
+        guard let row else { throw .notFound }
+        return row
+    }
+
+    public func setSandboxExpiry(id: String, expiresAt: Int64) throws(StoreError) -> SandboxRecord {
+        let row = try write { connection throws(StoreError) in
+            try connection.queryFirst(
+                """
+                UPDATE sandboxes SET expires_at = ?, updated_at = \(Self.nowSQL)
+                WHERE id = ? AND state NOT IN ('destroyed', 'expired')
+                RETURNING \(Self.sandboxColumns)
+                """, [.int(expiresAt), .text(id)], row: Self.sandbox)
+        }
+        guard let row else { throw .notFound }
+        return row
+    }
+
     @discardableResult
     public func deleteSandbox(_ id: String) throws(StoreError) -> Bool {
         try write { connection throws(StoreError) in

@@ -53,6 +53,11 @@ public protocol Store: Sendable {
     func listSandboxes(filter: SandboxFilter) throws(StoreError) -> [SandboxRecord]
     /// Sets state and state_reason; updated_at = database now. `.notFound` if the ID is unknown.
     func updateSandboxState(id: String, state: String, reason: String?) throws(StoreError)
+    /// Finishes a spawn: `creating` → `running` with the runtime's facts. `.notFound` unless the
+    /// row exists and is still `creating` (a concurrent destroy wins).
+    func markSandboxRunning(id: String, vmID: String?, workerID: String, previewDomain: String?) throws(StoreError) -> SandboxRecord
+    /// Sets `expires_at` of a live sandbox (not `destroyed` or `expired`); `.notFound` otherwise.
+    func setSandboxExpiry(id: String, expiresAt: Int64) throws(StoreError) -> SandboxRecord
     /// True if a row was deleted.
     @discardableResult
     func deleteSandbox(_ id: String) throws(StoreError) -> Bool

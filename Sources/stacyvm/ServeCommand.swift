@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import StacyConfig
 import StacyHTTP
 import StacyServer
@@ -51,7 +52,8 @@ struct ServeCommand: ParsableCommand {
         let controlPlane: ControlPlane
         do {
             try store.registerControlPlane(instanceID: instanceID, hostname: hostName(), version: BuildInfo.version)
-            controlPlane = try ControlPlane(config: settings, store: store, log: log, instanceID: instanceID)
+            controlPlane = try ControlPlane(config: settings, store: store, log: log, instanceID: instanceID,
+                                        environment: ProcessInfo.processInfo.environment)
             try controlPlane.start()
         } catch {
             log.error("startup failed", [("error", .string(String(describing: error)))])

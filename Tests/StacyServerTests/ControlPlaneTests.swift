@@ -19,7 +19,7 @@ final class ControlPlaneTests: XCTestCase {
     private var port: UInt16 = 0
 
     private func loadConfig(_ environment: [String: String] = [:]) throws -> Config {
-        var env = ["STACYVM_SERVER_DATA_DIR": directory, "STACYVM_SERVER_PORT": "0"]
+        var env = ["STACYVM_SERVER_DATA_DIR": directory, "STACYVM_SERVER_PORT": "0", "STACYVM_PROVIDERS_MOCK_ROOT_DIR": directory]
         env.merge(environment) { $1 }
         let loaded = try Config.load(LoadOptions(environment: env, workingDirectory: directory, homeDirectory: directory))
         XCTAssertEqual(loaded.problems, [])
@@ -31,7 +31,8 @@ final class ControlPlaneTests: XCTestCase {
         let config = try loadConfig()
         store = try SQLiteStore(path: config.database.path)
         _ = try store.migrate(to: nil)
-        controlPlane = try ControlPlane(config: config, store: store, log: .disabled, instanceID: "cp-test-000000")
+        controlPlane = try ControlPlane(config: config, store: store, log: .disabled, instanceID: "cp-test-000000",
+                                        environment: ["STACYVM_TESTING": "1"])
         try controlPlane.start()
         port = controlPlane.port
     }
@@ -49,6 +50,18 @@ final class ControlPlaneTests: XCTestCase {
         XCTAssertFalse(response.text.contains(" "))
         let live = try JanssonDecoder().decode(LiveResponse.self, from: try rawRequest(port: port, path: "/api/v1/live").body)
         XCTAssertEqual(live.status, "alive")
+    }
+
+    func testMockDefaultWarnsOutsideTests() throws {
+        let config = try loadConfig()
+        let loud = try ControlPlane(config: config, store: store, log: .disabled, instanceID: "cp-test-000002")
+        try loud.start()
+        defer { loud.stop() }
+        let health = try JanssonDecoder().decode(HealthResponse.self, from: try rawRequest(port: loud.port, path: "/api/v1/health").body)
+        XCTAssertEqual(health.warnings, ["mock provider is the default: no isolation"])
+        let spawn = try rawRequest(port: loud.port, method: "POST", path: "/api/v1/sandboxes", json: "{}")
+        XCTAssertEqual(spawn.status, 201)
+        XCTAssertEqual(spawn.header("Warning"), #"199 stacyvm "mock provider is the default: no isolation""#)
     }
 
     func testReadyReportsStoreAndMigrations() throws {

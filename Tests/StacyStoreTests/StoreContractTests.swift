@@ -206,6 +206,31 @@ class StoreContractTests: XCTestCase {
         assertStoreError(.notFound) { try store.updateSandboxState(id: "sb-ffffffffffffffffffffffff", state: "x", reason: nil) }
     }
 
+    func testMarkRunningOnlyFromCreating() throws {
+        let store = try migratedStore()
+        let stored = try store.insertSandbox(sandbox("sb-000000000000000000000031", state: "creating"))
+        let running = try store.markSandboxRunning(id: stored.id, vmID: "vm-1", workerID: "local", previewDomain: "localhost:7423")
+        XCTAssertEqual(running.state, "running")
+        XCTAssertEqual(running.vmID, "vm-1")
+        XCTAssertEqual(running.workerID, "local")
+        XCTAssertEqual(running.previewDomain, "localhost:7423")
+        // A second call, or a destroy that won the race, leaves nothing to mark.
+        assertStoreError(.notFound) { _ = try store.markSandboxRunning(id: stored.id, vmID: nil, workerID: "local", previewDomain: nil) }
+        let other = try store.insertSandbox(sandbox("sb-000000000000000000000032", state: "creating"))
+        try store.updateSandboxState(id: other.id, state: "destroyed", reason: "destroyed")
+        assertStoreError(.notFound) { _ = try store.markSandboxRunning(id: other.id, vmID: nil, workerID: "local", previewDomain: nil) }
+    }
+
+    func testSetExpiryOnlyOnLiveSandboxes() throws {
+        let store = try migratedStore()
+        let stored = try store.insertSandbox(sandbox("sb-000000000000000000000033"))
+        XCTAssertEqual(try store.setSandboxExpiry(id: stored.id, expiresAt: 9_000_000).expiresAt, 9_000_000)
+        XCTAssertEqual(try store.getSandbox(stored.id)?.expiresAt, 9_000_000)
+        try store.updateSandboxState(id: stored.id, state: "destroyed", reason: nil)
+        assertStoreError(.notFound) { _ = try store.setSandboxExpiry(id: stored.id, expiresAt: 1) }
+        assertStoreError(.notFound) { _ = try store.setSandboxExpiry(id: "sb-ffffffffffffffffffffffff", expiresAt: 1) }
+    }
+
     func testListSandboxesFiltersAndPaging() throws {
         let store = try migratedStore()
         // Same created_at on some rows to prove the id tie-break in paging.

@@ -30,9 +30,12 @@ public final class RawConnection {
         inet_pton(AF_INET, host, &address.sin_addr)
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
+        var result: Int32 = -1
+        repeat {
+            result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        } while result != 0 && errno == EINTR
         if result != 0 {
             let code = errno
             close(fd)
@@ -46,6 +49,7 @@ public final class RawConnection {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent < 0 && errno == EINTR { continue }
             if sent <= 0 { return }
             offset += sent
         }
@@ -58,7 +62,9 @@ public final class RawConnection {
     /// Reads more bytes; false at end of stream or timeout.
     private func fill() -> Bool {
         var chunk = [UInt8](repeating: 0, count: 65536)
-        let count = recv(fd, &chunk, chunk.count, 0)
+        var count = recv(fd, &chunk, chunk.count, 0)
+        // SIGCHLD from the processes a test's sandbox runs may interrupt the call.
+        while count < 0 && errno == EINTR { count = recv(fd, &chunk, chunk.count, 0) }
         if count <= 0 { return false }
         pending.append(contentsOf: chunk[0..<count])
         return true

@@ -1,0 +1,26 @@
+import StacyHTTP
+import StacyProviders
+import StacyStore
+
+extension ProviderError {
+    /// runtime.md §2.2 → api.md §2. `internal` details stay in the log.
+    var apiError: APIError { APIError(status: status, code: code, message: message) }
+}
+
+extension StoreError {
+    var apiError: APIError {
+        switch self {
+        case .notFound: return .notFound("sandbox not found")
+        case .conflict: return APIError(status: 409, code: "CONFLICT", message: message)
+        case .busy: return .unavailable("store busy, retry")
+        default: return .internalError
+        }
+    }
+}
+
+extension APIError {
+    static let sandboxNotFound = APIError.notFound("sandbox not found")
+    static func resourceLimit(_ message: String) -> APIError {
+        APIError(status: 429, code: "RESOURCE_LIMIT", message: message)
+    }
+}

@@ -1,0 +1,288 @@
+import StacyAPI
+import StacyConfig
+import StacyHTTP
+import StacyJSON
+import StacyProviders
+import StacyStore
+import Synchronization
+
+/// Sandbox lifecycle (runtime.md §3): spawn, read, list, destroy, prune, extend. Exec and files
+/// live in extensions. Handlers call this; it validates, decides access, and reaches the runtime
+/// only through `placement`.
+public final class SandboxManager: Sendable {
+    let store: any Store
+    let placement: any Placement
+    public let registry: ProviderRegistry
+    public let settings: ManagerSettings
+    let log: Log
+    /// Running execs per sandbox, for `limits.max_execs_per_sandbox`. Per-sandbox counts, so no
+    /// lock is held across any call.
+    let execCounts = Mutex<[String: Int]>([:])
+
+    public init(store: any Store, placement: any Placement, registry: ProviderRegistry, settings: ManagerSettings, log: Log) {
+        self.store = store
+        self.placement = placement
+        self.registry = registry
+        self.settings = settings
+        self.log = log
+    }
+
+    // MARK: spawn
+
+    public func spawn(_ request: SpawnRequest, principal: Principal) async throws(APIError) -> Sandbox {
+        let owner = try resolveOwner(request.ownerID, principal: principal)
+        if let tenant = request.tenantID, !tenant.isEmpty, tenant != principal.tenantID, !principal.isGlobalAdmin {
+            throw APIError(status: 403, code: "FORBIDDEN", message: "tenant_id differs from the caller's tenant")
+        }
+        let tenant = principal.isGlobalAdmin ? (request.tenantID ?? principal.tenantID) : principal.tenantID
+        if let template = request.template, !template.isEmpty {
+            throw .badRequest("unknown template '\(template)'")
+        }
+        let image = request.image ?? settings.defaultImage
+        try Validate.image(image)
+        let providerName = request.provider ?? registry.defaultName
+        guard let (workerID, provider) = placement.place(providerName: providerName) else {
+            throw .badRequest("unknown provider '\(providerName)'")
+        }
+        let memory = request.memoryMB ?? settings.defaultMemoryMB
+        guard (16...settings.maxMemoryMB).contains(memory) else {
+            throw .badRequest("memory_mb must be between 16 and \(settings.maxMemoryMB)")
+        }
+        let vcpus = request.vcpus ?? settings.defaultVCPUs
+        guard (1...settings.maxVCPUs).contains(vcpus) else {
+            throw .badRequest("vcpus must be between 1 and \(settings.maxVCPUs)")
+        }
+        let ttl = try positiveDuration(request.ttl, field: "ttl") ?? settings.defaultTTL
+        if settings.maxTTL.nanoseconds > 0 && ttl > settings.maxTTL {
+            throw .resourceLimit("ttl \(ttl) exceeds the maximum \(settings.maxTTL)")
+        }
+        let metadata = request.metadata ?? [:]
+        try Validate.metadata(metadata)
+        let network = request.network ?? "none"
+        guard network == "none" || network == "host" else { throw .badRequest("network must be none or host") }
+
+        let id = SandboxManager.newSandboxID()
+        let now = try storeCall { try store.now() }
+        let expiresAt = now + ttl.nanoseconds / 1_000_000
+        let metadataJSON = String(decoding: (try? JanssonEncoder().encode(metadata)) ?? Array("{}".utf8), as: UTF8.self)
+        _ = try storeCall {
+            try store.insertSandbox(SandboxRecord(
+                id: id, state: "creating", provider: provider.name, image: image, memoryMB: memory, vcpus: vcpus,
+                network: network, metadataJSON: metadataJSON, ownerID: owner, tenantID: tenant, workerID: workerID,
+                expiresAt: expiresAt, originalExpiresAt: expiresAt))
+        }
+        let spec = SpawnSpec(sandboxID: id, image: image, memoryMB: memory, vcpus: vcpus, network: network,
+                             env: [:], metadata: metadata, expiresAtMillis: expiresAt)
+        let runtimeID: String
+        do {
+            runtimeID = try await provider.spawn(spec)
+        } catch {
+            // A failed spawn leaves nothing behind: the reservation row goes (runtime.md §3).
+            _ = try? store.deleteSandbox(id)
+            log.warn("spawn failed", [("sandbox_id", .string(id)), ("error", .string(String(describing: error)))])
+            throw error.apiError
+        }
+        do {
+            let running = try store.markSandboxRunning(id: id, vmID: runtimeID == id ? nil : runtimeID,
+                                                       workerID: workerID, previewDomain: settings.previewDomain)
+            log.info("sandbox running", [("sandbox_id", .string(id)), ("provider", .string(provider.name))])
+            return wire(running)
+        } catch {
+            // Destroyed while starting: the destroy won, so take the runtime down too.
+            _ = try? await provider.destroy(runtimeID)
+            throw .notFound("sandbox was destroyed while it was starting")
+        }
+    }
+
+    private func resolveOwner(_ requested: String?, principal: Principal) throws(APIError) -> String {
+        guard let requested, !requested.isEmpty else { return principal.ownerID }
+        let owner = try Validate.ownerID(requested)
+        if !principal.ownerID.isEmpty && owner != principal.ownerID && !principal.has("operator:*") {
+            throw APIError(status: 403, code: "FORBIDDEN", message: "owner_id differs from the caller's owner")
+        }
+        return owner
+    }
+
+    // MARK: read
+
+    public func get(_ id: String, principal: Principal) throws(APIError) -> Sandbox {
+        wire(try liveRecord(id, principal: principal))
+    }
+
+    public struct ListFilter: Sendable {
+        public var state: String?
+        public var provider: String?
+        public var workerID: String?
+        public var template: String?
+        public var ownerID: String?
+        public var includeDestroyed = false
+        public init() {}
+    }
+
+    /// At most this many rows without paging (api.md §1); the caller flags truncation.
+    public static let listCap = 10_000
+
+    public func list(_ filter: ListFilter, principal: Principal) throws(APIError) -> (sandboxes: [Sandbox], truncated: Bool) {
+        if filter.ownerID != nil || filter.includeDestroyed { try principal.require("operator:*") }
+        var storeFilter = SandboxFilter(limit: SandboxManager.listCap + 1)
+        if !principal.isGlobalAdmin { storeFilter.tenantID = principal.tenantID }
+        if !principal.has("operator:*") { storeFilter.ownerID = principal.ownerID }
+        if let owner = filter.ownerID { storeFilter.ownerID = owner }
+        if let state = filter.state { storeFilter.states = [state] }
+        let rows = try storeCall { try store.listSandboxes(filter: storeFilter) }
+        let visible = rows.filter { row in
+            (filter.includeDestroyed || row.state != "destroyed")
+                && filter.provider.map { $0 == row.provider } ?? true
+                && filter.workerID.map { $0 == row.workerID } ?? true
+                && filter.template.map { $0 == row.template } ?? true
+                && principal.canSee(ownerID: row.ownerID, tenantID: row.tenantID)
+        }
+        return (visible.prefix(SandboxManager.listCap).map(wire), rows.count > SandboxManager.listCap)
+    }
+
+    // MARK: destroy, prune, extend
+
+    /// Idempotent: an already destroyed sandbox the caller may see is success too.
+    public func destroy(_ id: String, principal: Principal) async throws(APIError) {
+        let record = try visibleRecord(id, principal: principal)
+        guard record.state != "destroyed" else { return }
+        try await destroyRuntime(record, reason: "destroyed")
+    }
+
+    func destroyRuntime(_ record: SandboxRecord, reason: String) async throws(APIError) {
+        var finalReason = reason
+        if let provider = placement.provider(for: record) {
+            do {
+                _ = try await provider.destroy(record.vmID ?? record.id)
+            } catch {
+                // The row still says destroyed so nobody uses it; the runtime is reaped later.
+                log.error("destroy failed", [("sandbox_id", .string(record.id)), ("error", .string(String(describing: error)))])
+                finalReason = "destroy_pending"
+            }
+        } else {
+            finalReason = "destroy_pending"
+        }
+        _ = try? storeCall { try store.updateSandboxState(id: record.id, state: "destroyed", reason: finalReason) }
+        log.info("sandbox destroyed", [("sandbox_id", .string(record.id)), ("reason", .string(finalReason))])
+    }
+
+    /// Destroys every expired sandbox the caller may see.
+    public func prune(principal: Principal) async throws(APIError) -> Int {
+        let now = try storeCall { try store.now() }
+        var filter = SandboxFilter(limit: SandboxManager.listCap)
+        if !principal.isGlobalAdmin { filter.tenantID = principal.tenantID }
+        if !principal.has("operator:*") { filter.ownerID = principal.ownerID }
+        let rows = try storeCall { try store.listSandboxes(filter: filter) }
+        var pruned = 0
+        for row in rows where row.state != "destroyed" && (row.state == "expired" || (row.expiresAt ?? .max) < now)
+            && principal.canSee(ownerID: row.ownerID, tenantID: row.tenantID) {
+            try await destroyRuntime(row, reason: "expired")
+            pruned += 1
+        }
+        return pruned
+    }
+
+    /// api.md §5.4: `set` (default) = now + ttl; `add` = max(now, expiry) + ttl.
+    public func extend(_ id: String, _ request: ExtendRequest, principal: Principal) throws(APIError) -> Sandbox {
+        guard let ttl = try positiveDuration(request.ttl, field: "ttl") else { throw .badRequest("ttl is required") }
+        let mode = request.mode ?? "set"
+        guard mode == "set" || mode == "add" || mode == "" else { throw .badRequest("mode must be set or add") }
+        let record = try liveRecord(id, principal: principal)
+        let now = try storeCall { try store.now() }
+        let base = mode == "add" ? max(now, record.expiresAt ?? now) : now
+        let expiresAt = base + ttl.nanoseconds / 1_000_000
+        if settings.maxTTL.nanoseconds > 0 && (expiresAt - now) * 1_000_000 > settings.maxTTL.nanoseconds {
+            throw .resourceLimit("new expiry is more than \(settings.maxTTL) away")
+        }
+        return wire(try storeCall { try store.setSandboxExpiry(id: id, expiresAt: expiresAt) })
+    }
+
+    public func stats(_ id: String, principal: Principal) async throws(APIError) -> SandboxStatsResponse {
+        let (record, provider) = try await runtime(id, principal: principal)
+        guard let stats = await provider.stats(record.vmID ?? record.id) else { return SandboxStatsResponse(supported: false) }
+        return SandboxStatsResponse(supported: true, cpuPct: stats.cpuPct, memBytes: stats.memBytes, memLimitBytes: stats.memLimitBytes)
+    }
+
+    public func logs(_ id: String, lines: Int, principal: Principal) async throws(APIError) -> [String] {
+        guard (1...10_000).contains(lines) else { throw .badRequest("lines must be between 1 and 10000") }
+        let (record, provider) = try await runtime(id, principal: principal)
+        do { return try await provider.console(record.vmID ?? record.id, lines: lines) } catch { throw error.apiError }
+    }
+
+    // MARK: lookup helpers
+
+    /// The record if the caller may see it, destroyed ones included (for idempotent destroy).
+    func visibleRecord(_ id: String, principal: Principal) throws(APIError) -> SandboxRecord {
+        guard Validate.isSandboxID(id), let record = try storeCall({ try store.getSandbox(id) }),
+              principal.canSee(ownerID: record.ownerID, tenantID: record.tenantID) else {
+            throw .sandboxNotFound
+        }
+        return record
+    }
+
+    /// A sandbox that is not destroyed; everything else is 404, exactly like an unknown ID.
+    func liveRecord(_ id: String, principal: Principal) throws(APIError) -> SandboxRecord {
+        let record = try visibleRecord(id, principal: principal)
+        guard record.state != "destroyed" && record.state != "creating" else { throw .sandboxNotFound }
+        return record
+    }
+
+    /// A live sandbox and the provider that runs it.
+    func runtime(_ id: String, principal: Principal) async throws(APIError) -> (SandboxRecord, any Provider) {
+        let record = try liveRecord(id, principal: principal)
+        guard record.state != "expired" else { throw .sandboxNotFound }
+        guard let provider = placement.provider(for: record) else {
+            throw APIError(status: 503, code: "WORKER_UNAVAILABLE", message: "the sandbox's worker is not reachable")
+        }
+        return (record, provider)
+    }
+
+    func storeCall<T>(_ body: () throws -> T) throws(APIError) -> T {
+        do { return try body() } catch let error as StoreError {
+            if case .notFound = error { throw .sandboxNotFound }
+            log.error("store failure", [("error", .string(error.detail))])
+            throw error.apiError
+        } catch {
+            throw .internalError
+        }
+    }
+
+    func positiveDuration(_ raw: String?, field: String) throws(APIError) -> GoDuration? {
+        guard let raw else { return nil }
+        let parsed: GoDuration
+        do { parsed = try GoDuration.parse(raw) } catch { throw .badRequest("\(field): \(error.message)") }
+        guard parsed.nanoseconds > 0 else { throw .badRequest("\(field) must be positive") }
+        return parsed
+    }
+
+    // MARK: wire form
+
+    func wire(_ record: SandboxRecord) -> Sandbox {
+        let metadata = (try? JanssonDecoder().decode([String: String].self, from: Array(record.metadataJSON.utf8))) ?? [:]
+        return Sandbox(
+            id: record.id, state: record.state, stateReason: record.stateReason, provider: record.provider,
+            image: record.image, memoryMB: record.memoryMB, vcpus: record.vcpus, ownerID: nonEmpty(record.ownerID),
+            tenantID: nonEmpty(record.tenantID), template: nonEmpty(record.template), vmID: record.vmID,
+            workerID: record.workerID ?? settings.workerID, createdAt: Log.timestamp(unixMillis: record.createdAt),
+            updatedAt: Log.timestamp(unixMillis: record.updatedAt),
+            expiresAt: Log.timestamp(unixMillis: record.expiresAt ?? record.createdAt),
+            metadata: metadata.isEmpty ? nil : metadata, previewDomain: record.previewDomain ?? settings.previewDomain)
+    }
+
+    private func nonEmpty(_ value: String?) -> String? {
+        guard let value, !value.isEmpty else { return nil }
+        return value
+    }
+
+    /// `sb-` + 24 lowercase hex of 96 random bits.
+    static func newSandboxID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt32
+        func hex(_ value: UInt64, digits: Int) -> String {
+            let text = String(value, radix: 16)
+            return String(repeating: "0", count: digits - text.count) + text
+        }
+        return "sb-" + hex(high, digits: 16) + hex(UInt64(low), digits: 8)
+    }
+}

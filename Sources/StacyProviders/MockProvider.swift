@@ -1,0 +1,360 @@
+import Glibc
+import Synchronization
+
+/// The `mock` provider (runtime.md §2.5): one host directory per sandbox, commands run directly on
+/// the host in their own process group. No isolation: for tests and the smoke script only.
+public final class MockProvider: Provider {
+    public let name = "mock"
+    /// From the api.md §8.3 list. No `preview` (openPort is not part of this contract yet), no
+    /// `stats`, no `isolation_namespaces`; `test_provider` marks it as a test-only provider.
+    public let capabilities: [String] = ["spawn", "exec", "exec_stream", "files", "console", "health",
+                                         "runtime_inventory", "test_provider"]
+    public let rootDirectory: String
+    let consoleLimit: Int
+    /// Guards only the id -> sandbox map; per-sandbox state has its own lock.
+    private let sandboxes = Mutex<[String: MockSandbox]>([:])
+
+    public init(rootDirectory: String, consoleLimit: Int = 1000) {
+        var root = rootDirectory
+        while root.count > 1, root.hasSuffix("/") { root.removeLast() }
+        self.rootDirectory = root
+        self.consoleLimit = max(1, consoleLimit)
+    }
+
+    static let basePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+    // MARK: - Lifecycle
+
+    public func health() async -> HealthReport { HealthReport(healthy: true, latencyMillis: 0) }
+
+    public func spawn(_ spec: SpawnSpec) async throws(ProviderError) -> String {
+        let id = spec.sandboxID
+        try Self.validateSandboxID(id)
+        let directory = rootDirectory + "/stacyvm-" + id
+        // Held across a couple of mkdir calls only: it makes spawn idempotent under concurrency
+        // without a separate "creating" state.
+        return try sandboxes.withLock { (map: inout [String: MockSandbox]) throws(ProviderError) -> String in
+            if map[id] != nil { return id }
+            try Self.makeDirectories(rootDirectory)
+            // State is in memory only, so a directory left by an earlier process is stale: start clean.
+            try MockFiles.removeSandboxDirectory(directory)
+            guard mkdir(directory, 0o755) == 0, mkdir(directory + "/workspace", 0o755) == 0 else {
+                throw MockFiles.failure(errno, "/")
+            }
+            let sandbox = MockSandbox(id: id, directory: directory, consoleLimit: consoleLimit)
+            sandbox.log("[INFO] mock sandbox \(id) started")
+            sandbox.log("[INFO] workspace initialized at /workspace")
+            sandbox.log("[INFO] sandbox ready")
+            map[id] = sandbox
+            return id
+        }
+    }
+
+    public func status(_ runtimeID: String) async -> RuntimeStatus {
+        sandboxes.withLock { $0[runtimeID] } == nil ? .missing : .running
+    }
+
+    public func destroy(_ runtimeID: String) async throws(ProviderError) -> Bool {
+        let sandbox = sandboxes.withLock { $0.removeValue(forKey: runtimeID) }
+        guard let sandbox else { return false }
+        sandbox.killAll()
+        // SIGKILL is delivered asynchronously; a dying process may still create a file, so retry.
+        var lastError: ProviderError?
+        for attempt in 0..<5 {
+            do throws(ProviderError) {
+                try MockFiles.removeSandboxDirectory(sandbox.directory)
+                return true
+            } catch {
+                lastError = error
+                try? await Task.sleep(nanoseconds: UInt64(20_000_000 * (attempt + 1)))
+            }
+        }
+        throw .internal("removing \(sandbox.directory): \(String(describing: lastError))")
+    }
+
+    public func listRuntimes() async -> [RuntimeInfo] {
+        sandboxes.withLock { Array($0.keys) }.sorted().map { RuntimeInfo(runtimeID: $0, sandboxID: $0) }
+    }
+
+    public func stats(_ runtimeID: String) async -> SandboxStats? { nil }
+
+    public func console(_ runtimeID: String, lines: Int) async throws(ProviderError) -> [String] {
+        if lines < 0 { throw .invalidInput("lines must not be negative") }
+        return try lookup(runtimeID).consoleTail(lines)
+    }
+
+    // MARK: - Exec
+
+    public func exec(_ runtimeID: String, _ spec: ExecSpec) async throws(ProviderError) -> ExecResult {
+        let sandbox = try lookup(runtimeID)
+        let launch = try prepare(sandbox, spec)
+        let collector = OutputCollector(limit: max(0, spec.maxOutputBytes))
+        let slot = ProcessSlot()
+        let outcome: Result<ProcessOutcome, ProviderError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result<ProcessOutcome, ProviderError>, Never>) in
+                do throws(ProviderError) {
+                    let process = try ProcessRunner.start(
+                        launch, timeoutNanos: spec.timeoutNanos,
+                        output: { stream, bytes in collector.append(stream, bytes) },
+                        completion: { continuation.resume(returning: .success($0)) })
+                    sandbox.track(process)
+                    slot.set(process)
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        } onCancel: {
+            slot.cancel()
+        }
+        let result = try outcome.get()
+        sandbox.log("[EXEC] \(spec.argv[0]) exit=\(result.exitCode)")
+        switch result.stoppedBy {
+        case .destroyed: throw .sandboxDestroyed
+        // The caller went away; nobody reads this, but it must not look like a normal exit.
+        case .cancelled: throw .internal("exec cancelled")
+        case nil: break
+        }
+        if result.timedOut { throw .execTimeout }
+        let (stdout, stderr, outTruncated, errTruncated) = collector.take()
+        return ExecResult(exitCode: result.exitCode, stdout: stdout, stderr: stderr, durationNanos: result.durationNanos,
+                          stdoutTruncated: outTruncated, stderrTruncated: errTruncated)
+    }
+
+    public func execStream(_ runtimeID: String, _ spec: ExecSpec) -> AsyncStream<ExecEvent> {
+        AsyncStream { continuation in
+            let slot = ProcessSlot()
+            // Only a consumer that went away (not our own finish) kills the processes.
+            continuation.onTermination = { reason in
+                if case .cancelled = reason { slot.cancel() }
+            }
+            do throws(ProviderError) {
+                let sandbox = try lookup(runtimeID)
+                let launch = try prepare(sandbox, spec)
+                let process = try ProcessRunner.start(
+                    launch, timeoutNanos: spec.timeoutNanos,
+                    output: { stream, bytes in continuation.yield(.output(stream, bytes)) },
+                    completion: { outcome in
+                        sandbox.log("[EXEC] \(spec.argv[0]) exit=\(outcome.exitCode)")
+                        let error: ProviderError? = outcome.timedOut ? .execTimeout
+                            : outcome.stoppedBy == .destroyed ? .sandboxDestroyed : nil
+                        continuation.yield(.exit(ExecExit(exitCode: outcome.exitCode, durationNanos: outcome.durationNanos,
+                                                          timedOut: outcome.timedOut, error: error)))
+                        continuation.finish()
+                    })
+                sandbox.track(process)
+                slot.set(process)
+            } catch {
+                continuation.yield(.exit(ExecExit(exitCode: -1, durationNanos: 0, timedOut: false, error: error)))
+                continuation.finish()
+            }
+        }
+    }
+
+    /// Validates the spec and builds the host launch: cwd, environment and executable.
+    private func prepare(_ sandbox: MockSandbox, _ spec: ExecSpec) throws(ProviderError) -> ProcessLaunch {
+        guard let command = spec.argv.first, !command.isEmpty else { throw .invalidInput("argv is empty") }
+        if spec.argv.contains(where: { $0.utf8.contains(0) }) { throw .invalidInput("argv contains NUL") }
+        if spec.timeoutNanos <= 0 { throw .invalidInput("timeout must be positive") }
+        let workdir = try SandboxPath.normalize(spec.workdir.isEmpty ? SandboxPath.workspace : spec.workdir)
+        do throws(ProviderError) {
+            guard try sandbox.files.stat(workdir).isDir else { throw .invalidInput("workdir is not a directory: \(workdir)") }
+        } catch {
+            if case .fileNotFound = error { throw .invalidInput("workdir does not exist: \(workdir)") }
+            throw error
+        }
+        let cwd = workdir == "/" ? sandbox.directory : sandbox.directory + workdir
+
+        // Base env of runtime.md §4 with the mock's host-facing overrides; nothing inherited.
+        var env: [String: String] = [
+            "PATH": getenv("PATH").map { String(cString: $0) } ?? Self.basePath,
+            "HOME": sandbox.directory,
+            "LANG": "C.UTF-8",
+            "TERM": "xterm-256color",
+            "STACYVM_SANDBOX_ID": sandbox.id,
+            "WORKSPACE": sandbox.directory + "/workspace",
+            "SANDBOX_ROOT": sandbox.directory,
+        ]
+        for (key, value) in spec.env {
+            if key.isEmpty || key.contains("=") || key.utf8.contains(0) || value.utf8.contains(0) {
+                throw .invalidInput("invalid environment variable name or value: \(key)")
+            }
+            env[key] = value
+        }
+        guard let executable = ProcessRunner.resolveExecutable(command, path: env["PATH"] ?? "", cwd: cwd) else {
+            throw .invalidInput("command not found: \(command)")
+        }
+        return ProcessLaunch(executable: executable, argv: spec.argv,
+                             environment: env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
+                             workingDirectory: cwd, stdin: spec.stdin)
+    }
+
+    // MARK: - Files
+
+    public func writeFile(_ runtimeID: String, path: String, bytes: [UInt8], mode: UInt32?) async throws(ProviderError) -> Int {
+        let mode = mode ?? 0o644
+        if mode > 0o7777 { throw .invalidInput("mode out of range") }
+        return try lookup(runtimeID).files.writeFile(path, bytes: bytes, mode: mode)
+    }
+
+    public func readFile(_ runtimeID: String, path: String, maxBytes: Int?) async throws(ProviderError) -> [UInt8] {
+        try lookup(runtimeID).files.readFile(path, maxBytes: maxBytes)
+    }
+
+    public func list(_ runtimeID: String, path: String) async throws(ProviderError) -> [FileInfo] {
+        try lookup(runtimeID).files.list(path)
+    }
+
+    public func stat(_ runtimeID: String, path: String) async throws(ProviderError) -> FileInfo {
+        try lookup(runtimeID).files.stat(path)
+    }
+
+    public func glob(_ runtimeID: String, pattern: String) async throws(ProviderError) -> [String] {
+        try lookup(runtimeID).files.glob(pattern)
+    }
+
+    public func move(_ runtimeID: String, from: String, to: String) async throws(ProviderError) {
+        try lookup(runtimeID).files.move(from: from, to: to)
+    }
+
+    public func chmod(_ runtimeID: String, path: String, mode: UInt32) async throws(ProviderError) {
+        if mode > 0o7777 { throw .invalidInput("mode out of range") }
+        try lookup(runtimeID).files.chmod(path, mode: mode)
+    }
+
+    public func delete(_ runtimeID: String, path: String, recursive: Bool) async throws(ProviderError) {
+        try lookup(runtimeID).files.delete(path, recursive: recursive)
+    }
+
+    // MARK: - Helpers
+
+    private func lookup(_ runtimeID: String) throws(ProviderError) -> MockSandbox {
+        guard let sandbox = sandboxes.withLock({ $0[runtimeID] }) else { throw .sandboxNotFound }
+        return sandbox
+    }
+
+    /// The ID becomes a directory name, so only a conservative character set is accepted.
+    static func validateSandboxID(_ id: String) throws(ProviderError) {
+        let allowed = id.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d || c == 0x5f || c == 0x2e
+        }
+        guard !id.isEmpty, id.utf8.count <= 128, allowed, id != ".", id != ".." else {
+            throw .invalidInput("invalid sandbox id")
+        }
+    }
+
+    private static func makeDirectories(_ path: String) throws(ProviderError) {
+        var current = ""
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o755) != 0, errno != EEXIST { throw .internal("mkdir \(current): errno \(errno)") }
+        }
+    }
+}
+
+/// Per-sandbox state of the mock provider.
+final class MockSandbox: Sendable {
+    let id: String
+    let directory: String
+    let files: MockFiles
+    private let consoleLimit: Int
+    private struct State {
+        var console: [String] = []
+        var processes: [RunningProcess] = []
+        /// Every process group ever started here: groups whose leader exited may still hold
+        /// background processes (`sleep 30 &`) that destroy must kill.
+        var groups: Set<pid_t> = []
+        var destroyed = false
+    }
+    private let state = Mutex(State())
+
+    init(id: String, directory: String, consoleLimit: Int) {
+        self.id = id
+        self.directory = directory
+        self.files = MockFiles(root: directory)
+        self.consoleLimit = consoleLimit
+    }
+
+    func log(_ line: String) {
+        state.withLock { s in
+            s.console.append(line)
+            // Trim in batches so appends stay amortised O(1).
+            if s.console.count >= consoleLimit * 2 { s.console.removeFirst(s.console.count - consoleLimit) }
+        }
+    }
+
+    func consoleTail(_ lines: Int) -> [String] {
+        state.withLock { Array($0.console.suffix(min(lines, consoleLimit))) }
+    }
+
+    /// Registers a started process; one started while destroy ran is killed at once.
+    func track(_ process: RunningProcess) {
+        let killNow = state.withLock { s in
+            s.processes.removeAll { $0.isFinished }
+            s.processes.append(process)
+            s.groups.insert(process.pid)
+            return s.destroyed
+        }
+        if killNow { process.stop(.destroyed) }
+    }
+
+    func killAll() {
+        let (processes, groups) = state.withLock { s in
+            s.destroyed = true
+            return (s.processes, s.groups)
+        }
+        for process in processes { process.stop(.destroyed) }
+        for group in groups { kill(-group, SIGKILL) }
+    }
+}
+
+/// Links a task's or stream's cancellation to a process that may not have started yet.
+final class ProcessSlot: Sendable {
+    private let state = Mutex<(process: RunningProcess?, cancelled: Bool)>((nil, false))
+
+    func set(_ process: RunningProcess) {
+        let cancelled = state.withLock { s in
+            s.process = process
+            return s.cancelled
+        }
+        if cancelled { process.stop(.cancelled) }
+    }
+
+    func cancel() {
+        let process = state.withLock { s in
+            s.cancelled = true
+            return s.process
+        }
+        process?.stop(.cancelled)
+    }
+}
+
+/// Sync-exec output: keeps `limit` bytes per stream and counts the rest as truncated.
+final class OutputCollector: Sendable {
+    private let limit: Int
+    private let state = Mutex<(out: [UInt8], err: [UInt8], outTruncated: Bool, errTruncated: Bool)>(([], [], false, false))
+
+    init(limit: Int) { self.limit = limit }
+
+    func append(_ stream: OutputStream, _ bytes: [UInt8]) {
+        state.withLock { s in
+            switch stream {
+            case .stdout: Self.add(bytes, to: &s.out, truncated: &s.outTruncated, limit: limit)
+            case .stderr: Self.add(bytes, to: &s.err, truncated: &s.errTruncated, limit: limit)
+            }
+        }
+    }
+
+    private static func add(_ bytes: [UInt8], to buffer: inout [UInt8], truncated: inout Bool, limit: Int) {
+        let room = limit - buffer.count
+        if bytes.count <= room {
+            buffer += bytes
+        } else {
+            buffer += bytes.prefix(max(0, room))
+            truncated = true
+        }
+    }
+
+    func take() -> ([UInt8], [UInt8], Bool, Bool) {
+        state.withLock { ($0.out, $0.err, $0.outTruncated, $0.errTruncated) }
+    }
+}

@@ -1,0 +1,166 @@
+/// Provider contract (runtime.md §2.1) and the value types it exchanges.
+
+public struct SpawnSpec: Sendable {
+    public var sandboxID: String
+    public var image: String
+    public var memoryMB: Int
+    public var vcpus: Int
+    public var network: String
+    public var env: [String: String]
+    public var metadata: [String: String]
+    public var expiresAtMillis: Int64
+
+    public init(sandboxID: String, image: String = "alpine:latest", memoryMB: Int = 512, vcpus: Int = 1,
+                network: String = "none", env: [String: String] = [:], metadata: [String: String] = [:],
+                expiresAtMillis: Int64 = 0) {
+        self.sandboxID = sandboxID
+        self.image = image
+        self.memoryMB = memoryMB
+        self.vcpus = vcpus
+        self.network = network
+        self.env = env
+        self.metadata = metadata
+        self.expiresAtMillis = expiresAtMillis
+    }
+}
+
+public struct HealthReport: Sendable, Equatable {
+    public var healthy: Bool
+    public var latencyMillis: Int64
+    public var error: String?
+    public init(healthy: Bool, latencyMillis: Int64, error: String? = nil) {
+        self.healthy = healthy
+        self.latencyMillis = latencyMillis
+        self.error = error
+    }
+}
+
+public enum RuntimeStatus: String, Sendable { case running, stopped, missing }
+
+public struct ExecSpec: Sendable {
+    /// Already built by the caller (shell mode = ["/bin/sh", "-c", ...]).
+    public var argv: [String]
+    /// Template env then request env, merged by the caller; layered over the provider's base env.
+    public var env: [String: String]
+    /// Sandbox-absolute normalised path; relative values are resolved against /workspace.
+    public var workdir: String
+    public var stdin: [UInt8]
+    /// Always > 0.
+    public var timeoutNanos: Int64
+    /// Per stream, sync exec only; streams are uncapped.
+    public var maxOutputBytes: Int
+
+    public init(argv: [String], env: [String: String] = [:], workdir: String = "/workspace", stdin: [UInt8] = [],
+                timeoutNanos: Int64 = 60_000_000_000, maxOutputBytes: Int = 8 << 20) {
+        self.argv = argv
+        self.env = env
+        self.workdir = workdir
+        self.stdin = stdin
+        self.timeoutNanos = timeoutNanos
+        self.maxOutputBytes = maxOutputBytes
+    }
+}
+
+public struct ExecResult: Sendable {
+    public var exitCode: Int
+    public var stdout: [UInt8]
+    public var stderr: [UInt8]
+    public var durationNanos: Int64
+    public var stdoutTruncated: Bool
+    public var stderrTruncated: Bool
+    public init(exitCode: Int, stdout: [UInt8], stderr: [UInt8], durationNanos: Int64,
+                stdoutTruncated: Bool = false, stderrTruncated: Bool = false) {
+        self.exitCode = exitCode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.durationNanos = durationNanos
+        self.stdoutTruncated = stdoutTruncated
+        self.stderrTruncated = stderrTruncated
+    }
+}
+
+public enum OutputStream: String, Sendable { case stdout, stderr }
+
+public struct ExecExit: Sendable, Equatable {
+    public var exitCode: Int
+    public var durationNanos: Int64
+    public var timedOut: Bool
+    public var error: ProviderError?
+    public init(exitCode: Int, durationNanos: Int64, timedOut: Bool = false, error: ProviderError? = nil) {
+        self.exitCode = exitCode
+        self.durationNanos = durationNanos
+        self.timedOut = timedOut
+        self.error = error
+    }
+}
+
+public enum ExecEvent: Sendable {
+    case output(OutputStream, [UInt8])
+    case exit(ExecExit)
+}
+
+public struct FileInfo: Sendable, Equatable {
+    /// Absolute, normalised sandbox path.
+    public var path: String
+    public var name: String
+    public var size: Int64
+    /// Permission bits only (`st_mode & 0o7777`).
+    public var mode: UInt32
+    public var isDir: Bool
+    public var modTimeSeconds: Int64
+    public init(path: String, name: String, size: Int64, mode: UInt32, isDir: Bool, modTimeSeconds: Int64) {
+        self.path = path
+        self.name = name
+        self.size = size
+        self.mode = mode
+        self.isDir = isDir
+        self.modTimeSeconds = modTimeSeconds
+    }
+}
+
+public struct RuntimeInfo: Sendable, Equatable {
+    public var runtimeID: String
+    public var sandboxID: String
+    public init(runtimeID: String, sandboxID: String) {
+        self.runtimeID = runtimeID
+        self.sandboxID = sandboxID
+    }
+}
+
+public struct SandboxStats: Sendable {
+    public var cpuPct: Double
+    public var memBytes: Int64
+    public var memLimitBytes: Int64
+    public init(cpuPct: Double, memBytes: Int64, memLimitBytes: Int64) {
+        self.cpuPct = cpuPct
+        self.memBytes = memBytes
+        self.memLimitBytes = memLimitBytes
+    }
+}
+
+public protocol Provider: Sendable {
+    var name: String { get }
+    var capabilities: [String] { get }
+    func health() async -> HealthReport
+    /// Returns the runtime ID once the sandbox can run commands. Idempotent by `sandboxID`.
+    func spawn(_ spec: SpawnSpec) async throws(ProviderError) -> String
+    func status(_ runtimeID: String) async -> RuntimeStatus
+    /// Returns whether the runtime existed; idempotent; never throws "not found".
+    func destroy(_ runtimeID: String) async throws(ProviderError) -> Bool
+    /// A timeout kills every process of the exec, then throws `.execTimeout`.
+    func exec(_ runtimeID: String, _ spec: ExecSpec) async throws(ProviderError) -> ExecResult
+    /// Output chunks in order, then exactly one `.exit`. Terminating the consumer kills the processes.
+    func execStream(_ runtimeID: String, _ spec: ExecSpec) -> AsyncStream<ExecEvent>
+    func writeFile(_ runtimeID: String, path: String, bytes: [UInt8], mode: UInt32?) async throws(ProviderError) -> Int
+    func readFile(_ runtimeID: String, path: String, maxBytes: Int?) async throws(ProviderError) -> [UInt8]
+    func list(_ runtimeID: String, path: String) async throws(ProviderError) -> [FileInfo]
+    func stat(_ runtimeID: String, path: String) async throws(ProviderError) -> FileInfo
+    func glob(_ runtimeID: String, pattern: String) async throws(ProviderError) -> [String]
+    func move(_ runtimeID: String, from: String, to: String) async throws(ProviderError)
+    func chmod(_ runtimeID: String, path: String, mode: UInt32) async throws(ProviderError)
+    func delete(_ runtimeID: String, path: String, recursive: Bool) async throws(ProviderError)
+    func console(_ runtimeID: String, lines: Int) async throws(ProviderError) -> [String]
+    /// nil = unsupported by this provider.
+    func stats(_ runtimeID: String) async -> SandboxStats?
+    func listRuntimes() async -> [RuntimeInfo]
+}

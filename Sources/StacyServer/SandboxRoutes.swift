@@ -1,0 +1,95 @@
+import StacyAPI
+import StacyHTTP
+import StacyJSON
+import StacyOrchestrator
+
+/// Who is calling. Only anonymous loopback mode exists so far (api.md §3.1, case 4): the server
+/// refuses any other listener until API keys land.
+func principal(_ request: HTTPRequest) throws(APIError) -> Principal {
+    let userID = try request.header("X-User-ID").map { (raw) throws(APIError) in try Validate.ownerID(raw) }
+    return Principal.anonymous(userID: userID)
+}
+
+/// Checks the route's scope and returns the caller.
+func authorize(_ request: HTTPRequest, _ route: RouteInfo) throws(APIError) -> Principal {
+    let caller = try principal(request)
+    try caller.require(route.scope)
+    return caller
+}
+
+/// api.md §5: sandbox lifecycle routes.
+enum SandboxRoutes {
+    static let list = RouteInfo(method: "GET", path: "/api/v1/sandboxes", operationID: "listSandboxes", scope: "read:*")
+    static let create = RouteInfo(method: "POST", path: "/api/v1/sandboxes", operationID: "createSandbox", scope: "api:*")
+    static let prune = RouteInfo(method: "DELETE", path: "/api/v1/sandboxes", operationID: "pruneSandboxes", scope: "api:*")
+    static let get = RouteInfo(method: "GET", path: "/api/v1/sandboxes/{id}", operationID: "getSandbox", scope: "read:*")
+    static let destroy = RouteInfo(method: "DELETE", path: "/api/v1/sandboxes/{id}", operationID: "destroySandbox", scope: "api:*")
+    static let extend = RouteInfo(method: "POST", path: "/api/v1/sandboxes/{id}/extend", operationID: "extendSandbox", scope: "api:*")
+    static let stats = RouteInfo(method: "GET", path: "/api/v1/sandboxes/{id}/stats", operationID: "getSandboxStats", scope: "read:*")
+    static let logs = RouteInfo(method: "GET", path: "/api/v1/sandboxes/{id}/logs", operationID: "getSandboxLogs", scope: "read:*")
+    static let pool = RouteInfo(method: "GET", path: "/api/v1/pool/status", operationID: "getPoolStatus", scope: "read:*")
+
+    static let all = [list, create, prune, get, destroy, extend, stats, logs, pool]
+
+    static func routes(_ manager: SandboxManager, warnings: [String]) -> [Route] {
+        [
+            Route(list, handler: .sync { request in
+                let caller = try authorize(request, list)
+                var filter = SandboxManager.ListFilter()
+                filter.state = try request.queryValue("state")
+                filter.provider = try request.queryValue("provider")
+                filter.workerID = try request.queryValue("worker_id")
+                filter.template = try request.queryValue("template")
+                filter.ownerID = try request.queryValue("owner_id")
+                filter.includeDestroyed = try flag(request.queryValue("include_destroyed"))
+                let (sandboxes, truncated) = try manager.list(filter, principal: caller)
+                var response = HTTPResponse.json(sandboxes)
+                if truncated { response.headers.append(("X-Stacyvm-Truncated", "true")) }
+                return response
+            }),
+            Route(create, handler: .async { request in
+                let caller = try authorize(request, create)
+                let body = try request.decodeJSON(SpawnRequest.self)
+                var response = HTTPResponse.json(try await manager.spawn(body, principal: caller), status: 201)
+                // runtime.md §2.3: a spawn on the mock default says loudly that nothing is isolated.
+                for warning in warnings { response.headers.append(("Warning", "199 stacyvm \"\(warning)\"")) }
+                return response
+            }),
+            Route(prune, handler: .async { request in
+                let caller = try authorize(request, prune)
+                return .json(PruneResult(pruned: try await manager.prune(principal: caller)))
+            }),
+            Route(get, handler: .sync { request in
+                let caller = try authorize(request, get)
+                return .json(try manager.get(request.pathParameter("id"), principal: caller))
+            }),
+            Route(destroy, handler: .async { request in
+                let caller = try authorize(request, destroy)
+                try await manager.destroy(request.pathParameter("id"), principal: caller)
+                return .json(StatusMessage(status: "destroyed"))
+            }),
+            Route(extend, handler: .sync { request in
+                let caller = try authorize(request, extend)
+                let body = try request.decodeJSON(ExtendRequest.self)
+                return .json(try manager.extend(request.pathParameter("id"), body, principal: caller))
+            }),
+            Route(stats, handler: .async { request in
+                let caller = try authorize(request, stats)
+                return .json(try await manager.stats(request.pathParameter("id"), principal: caller))
+            }),
+            Route(logs, handler: .async { request in
+                let caller = try authorize(request, logs)
+                let raw = try request.queryValue("lines") ?? "100"
+                guard let lines = Int(raw) else { throw APIError.badRequest("lines must be an integer") }
+                return .json(try await manager.logs(request.pathParameter("id"), lines: lines, principal: caller))
+            }),
+            Route(pool, handler: .sync { request in
+                _ = try authorize(request, pool)
+                return .json(PoolStatus(enabled: false))
+            }),
+        ]
+    }
+
+    /// `true` or `1` (api.md §9's `recursive`, and boolean query flags generally).
+    static func flag(_ raw: String?) -> Bool { raw == "true" || raw == "1" }
+}
