@@ -108,6 +108,93 @@ public struct HTTPMetrics: Codable, Sendable, Equatable {
     }
 }
 
+public struct SandboxMetrics: Codable, Sendable, Equatable {
+    public var total: Int
+    public var active: Int
+    public var byState: [String: Int]
+    public var byProvider: [String: Int]
+    public var byWorker: [String: Int]
+
+    enum CodingKeys: String, CodingKey {
+        case total, active
+        case byState = "by_state"
+        case byProvider = "by_provider"
+        case byWorker = "by_worker"
+    }
+
+    public init(total: Int, active: Int, byState: [String: Int], byProvider: [String: Int], byWorker: [String: Int]) {
+        self.total = total
+        self.active = active
+        self.byState = byState
+        self.byProvider = byProvider
+        self.byWorker = byWorker
+    }
+}
+
+public struct ProviderMetrics: Codable, Sendable, Equatable {
+    public var total: Int
+    public var healthy: Int
+    public var items: [ProviderHealth]
+    public init(total: Int, healthy: Int, items: [ProviderHealth]) {
+        self.total = total
+        self.healthy = healthy
+        self.items = items
+    }
+}
+
+public struct EventMetrics: Codable, Sendable, Equatable {
+    public var subscribers: Int
+    public var historySize: Int
+    public var eventsTotal: Int
+    enum CodingKeys: String, CodingKey {
+        case subscribers
+        case historySize = "history_size"
+        case eventsTotal = "events_total"
+    }
+    public init(subscribers: Int, historySize: Int, eventsTotal: Int) {
+        self.subscribers = subscribers
+        self.historySize = historySize
+        self.eventsTotal = eventsTotal
+    }
+}
+
+public struct OperationMetric: Codable, Sendable, Equatable {
+    public var operation: String
+    public var provider: String
+    public var success: Int
+    public var failure: Int
+    public var latencyCount: Int
+    public var latencySumMs: Double
+    public var latencyMinMs: Double
+    public var latencyMaxMs: Double
+    public var lastError: String?
+    public var lastAt: String?
+
+    enum CodingKeys: String, CodingKey {
+        case operation, provider, success, failure
+        case latencyCount = "latency_count"
+        case latencySumMs = "latency_sum_ms"
+        case latencyMinMs = "latency_min_ms"
+        case latencyMaxMs = "latency_max_ms"
+        case lastError = "last_error"
+        case lastAt = "last_at"
+    }
+
+    public init(operation: String, provider: String, success: Int, failure: Int, latencyCount: Int, latencySumMs: Double,
+                latencyMinMs: Double, latencyMaxMs: Double, lastError: String?, lastAt: String?) {
+        self.operation = operation
+        self.provider = provider
+        self.success = success
+        self.failure = failure
+        self.latencyCount = latencyCount
+        self.latencySumMs = latencySumMs
+        self.latencyMinMs = latencyMinMs
+        self.latencyMaxMs = latencyMaxMs
+        self.lastError = lastError
+        self.lastAt = lastAt
+    }
+}
+
 public struct MetricsResponse: Codable, Sendable, Equatable {
     public var uptime: String
     /// OS thread count; the name is kept from the original for compatibility.
@@ -115,6 +202,10 @@ public struct MetricsResponse: Codable, Sendable, Equatable {
     public var memoryAlloc: Int
     public var memorySys: Int
     public var memoryHeapAlloc: Int
+    public var sandboxes: SandboxMetrics
+    public var providers: ProviderMetrics
+    public var events: EventMetrics
+    public var operations: [OperationMetric]
     public var http: HTTPMetrics
 
     enum CodingKeys: String, CodingKey {
@@ -122,15 +213,21 @@ public struct MetricsResponse: Codable, Sendable, Equatable {
         case memoryAlloc = "memory_alloc"
         case memorySys = "memory_sys"
         case memoryHeapAlloc = "memory_heap_alloc"
-        case http
+        case sandboxes, providers, events, operations, http
     }
 
-    public init(uptime: String, goroutines: Int, memoryAlloc: Int, memorySys: Int, memoryHeapAlloc: Int, http: HTTPMetrics) {
+    public init(uptime: String, goroutines: Int, memoryAlloc: Int, memorySys: Int, memoryHeapAlloc: Int,
+                sandboxes: SandboxMetrics, providers: ProviderMetrics, events: EventMetrics, operations: [OperationMetric],
+                http: HTTPMetrics) {
         self.uptime = uptime
         self.goroutines = goroutines
         self.memoryAlloc = memoryAlloc
         self.memorySys = memorySys
         self.memoryHeapAlloc = memoryHeapAlloc
+        self.sandboxes = sandboxes
+        self.providers = providers
+        self.events = events
+        self.operations = operations
         self.http = http
     }
 }

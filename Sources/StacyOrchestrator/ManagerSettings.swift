@@ -16,6 +16,7 @@ public struct ManagerSettings: Sendable {
     public var maxFileBytes = 64 << 20
     public var maxExecOutputBytes = 8 << 20
     public var maxExecsPerSandbox = 16
+    public var execLogMaxBytes = 64 << 10
     public var streamKeepalive = GoDuration(nanoseconds: 15 * GoDuration.second)
     public var previewDomain = "localhost:7423"
     public var workerID = "local"
@@ -37,6 +38,7 @@ public struct ManagerSettings: Sendable {
         maxFileBytes = config.limits.maxFileBytes
         maxExecOutputBytes = int("limits.max_exec_output_bytes", maxExecOutputBytes)
         maxExecsPerSandbox = int("limits.max_execs_per_sandbox", maxExecsPerSandbox)
+        execLogMaxBytes = int("limits.exec_log_max_bytes", execLogMaxBytes)
         streamKeepalive = duration("limits.stream_keepalive", streamKeepalive)
         workerID = config.value("server.local_worker.id")?.stringValue ?? workerID
         previewDomain = ManagerSettings.previewDomain(configured: config.server.previewDomain, port: listenPort)

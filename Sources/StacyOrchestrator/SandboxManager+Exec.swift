@@ -2,10 +2,14 @@ import Foundation
 import StacyAPI
 import StacyConfig
 import StacyHTTP
+import StacyJSON
 import StacyProviders
+import StacyStore
 
 /// A validated exec: what the provider runs and how the answer is encoded.
 public struct PreparedExec: Sendable {
+    public let record: SandboxRecord
+    public let command: String
     public let sandbox: String
     public let runtimeID: String
     public let provider: any Provider
@@ -36,7 +40,7 @@ extension SandboxManager {
         }
         let (record, provider) = try await runtime(id, principal: principal)
         let argv = mode == "argv" ? [command] + args : ExecCommand.shell(command, args)
-        return PreparedExec(sandbox: record.id, runtimeID: record.vmID ?? record.id, provider: provider,
+        return PreparedExec(record: record, command: command, sandbox: record.id, runtimeID: record.vmID ?? record.id, provider: provider,
                             spec: ExecSpec(argv: argv, env: env, workdir: workdir, stdin: stdin,
                                            timeoutNanos: timeout.nanoseconds, maxOutputBytes: settings.maxExecOutputBytes),
                             base64Output: encoding == "base64", timeout: timeout)
@@ -87,19 +91,51 @@ extension SandboxManager {
     public func exec(_ prepared: PreparedExec) async throws(APIError) -> SyncExecOutcome {
         let release = try admitExec(prepared.sandbox)
         defer { release() }
+        let started = execStarted(prepared)
         let result: ExecResult
         do {
             result = try await prepared.provider.exec(prepared.runtimeID, prepared.spec)
         } catch .execTimeout {
+            execFinished(prepared, started: started, stream: false, exitCode: -1, timedOut: true, error: "TIMEOUT")
             throw APIError(status: 408, code: "TIMEOUT", message: "exec timeout")
         } catch {
+            execFinished(prepared, started: started, stream: false, exitCode: -1, timedOut: false, error: error.code)
             throw error.apiError
         }
+        execFinished(prepared, started: started, stream: false, exitCode: result.exitCode, timedOut: false, error: nil,
+                     stdout: result.stdout, stderr: result.stderr)
         let response = ExecResponse(exitCode: result.exitCode,
                                     stdout: ExecCommand.encode(result.stdout, base64: prepared.base64Output),
                                     stderr: ExecCommand.encode(result.stderr, base64: prepared.base64Output),
                                     duration: GoDuration(nanoseconds: result.durationNanos).description)
         return SyncExecOutcome(response: response, stdoutTruncated: result.stdoutTruncated, stderrTruncated: result.stderrTruncated)
+    }
+}
+
+extension SandboxManager {
+    /// `exec.started` (runtime.md §4 Bookkeeping); returns the start time for `execFinished`.
+    public func execStarted(_ prepared: PreparedExec) -> UInt64 {
+        publish("exec.started", prepared.record, data: ["command": String(prepared.command.prefix(256))])
+        return monotonicNanos()
+    }
+
+    /// `exec.completed`, `exec.failed` or `exec.timeout`, the operation metric and the exec log
+    /// row, all through the batched writer.
+    public func execFinished(_ prepared: PreparedExec, started: UInt64, stream: Bool, exitCode: Int, timedOut: Bool,
+                             error: String?, stdout: [UInt8] = [], stderr: [UInt8] = []) {
+        let operation = stream ? "exec_stream" : "exec"
+        operations.record(operation, provider: prepared.provider.name, startedNanos: started,
+                          error: timedOut ? "TIMEOUT" : error)
+        let type = timedOut ? "exec.timeout" : (error == nil ? "exec.completed" : "exec.failed")
+        var data = ["exit_code": String(exitCode)]
+        if let error { data["error"] = error }
+        publish(type, prepared.record, data: data)
+        let cap = settings.execLogMaxBytes
+        let argv = (try? JanssonEncoder().encode(prepared.spec.argv)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        writer.submit(.execLog(ExecLogRecord(
+            sandboxID: prepared.sandbox, command: String(prepared.command.prefix(4096)), argvJSON: argv, exitCode: exitCode,
+            stdout: String(decoding: stdout.prefix(cap), as: UTF8.self), stderr: String(decoding: stderr.prefix(cap), as: UTF8.self),
+            durationMs: Int64((monotonicNanos() - started) / 1_000_000))))
     }
 }
 

@@ -15,12 +15,17 @@ public final class SandboxManager: Sendable {
     public let registry: ProviderRegistry
     public let settings: ManagerSettings
     let log: Log
+    /// Events, exec logs and audit rows leave through this writer, off the request path.
+    public let writer: BatchedWriter
+    public let operations = OperationMetrics()
     /// Running execs per sandbox, for `limits.max_execs_per_sandbox`. Per-sandbox counts, so no
     /// lock is held across any call.
     let execCounts = Mutex<[String: Int]>([:])
 
-    public init(store: any Store, placement: any Placement, registry: ProviderRegistry, settings: ManagerSettings, log: Log) {
+    public init(store: any Store, placement: any Placement, registry: ProviderRegistry, settings: ManagerSettings,
+                writer: BatchedWriter, log: Log) {
         self.store = store
+        self.writer = writer
         self.placement = placement
         self.registry = registry
         self.settings = settings
@@ -74,17 +79,25 @@ public final class SandboxManager: Sendable {
         let spec = SpawnSpec(sandboxID: id, image: image, memoryMB: memory, vcpus: vcpus, network: network,
                              env: [:], metadata: metadata, expiresAtMillis: expiresAt)
         let runtimeID: String
+        let started = monotonicNanos()
         do {
             runtimeID = try await provider.spawn(spec)
         } catch {
             // A failed spawn leaves nothing behind: the reservation row goes (runtime.md §3).
             _ = try? store.deleteSandbox(id)
             log.warn("spawn failed", [("sandbox_id", .string(id)), ("error", .string(String(describing: error)))])
+            operations.record("spawn", provider: provider.name, startedNanos: started, error: error.code)
+            writer.submit(.event(EventRecord(type: "operation.failed", sandboxID: id, workerID: workerID, tenantID: tenant,
+                                             ownerID: owner, dataJSON: Self.json(["operation": "spawn", "provider": provider.name,
+                                                                                  "error": error.code]))))
             throw error.apiError
         }
         do {
             let running = try store.markSandboxRunning(id: id, vmID: runtimeID == id ? nil : runtimeID,
                                                        workerID: workerID, previewDomain: settings.previewDomain)
+            operations.record("spawn", provider: provider.name, startedNanos: started)
+            publish("sandbox.created", running, data: ["provider": provider.name, "image": image])
+            publish("sandbox.running", running)
             log.info("sandbox running", [("sandbox_id", .string(id)), ("provider", .string(provider.name))])
             return wire(running)
         } catch {
@@ -152,9 +165,12 @@ public final class SandboxManager: Sendable {
     func destroyRuntime(_ record: SandboxRecord, reason: String) async throws(APIError) {
         var finalReason = reason
         if let provider = placement.provider(for: record) {
+            let started = monotonicNanos()
             do {
                 _ = try await provider.destroy(record.vmID ?? record.id)
+                operations.record("destroy", provider: provider.name, startedNanos: started)
             } catch {
+                operations.record("destroy", provider: provider.name, startedNanos: started, error: error.code)
                 // The row still says destroyed so nobody uses it; the runtime is reaped later.
                 log.error("destroy failed", [("sandbox_id", .string(record.id)), ("error", .string(String(describing: error)))])
                 finalReason = "destroy_pending"
@@ -163,6 +179,7 @@ public final class SandboxManager: Sendable {
             finalReason = "destroy_pending"
         }
         _ = try? storeCall { try store.updateSandboxState(id: record.id, state: "destroyed", reason: finalReason) }
+        publish("sandbox.destroyed", record, data: ["reason": finalReason])
         log.info("sandbox destroyed", [("sandbox_id", .string(record.id)), ("reason", .string(finalReason))])
     }
 
@@ -194,7 +211,9 @@ public final class SandboxManager: Sendable {
         if settings.maxTTL.nanoseconds > 0 && (expiresAt - now) * 1_000_000 > settings.maxTTL.nanoseconds {
             throw .resourceLimit("new expiry is more than \(settings.maxTTL) away")
         }
-        return wire(try storeCall { try store.setSandboxExpiry(id: id, expiresAt: expiresAt) })
+        let extended = try storeCall { try store.setSandboxExpiry(id: id, expiresAt: expiresAt) }
+        publish("sandbox.extended", extended, data: ["expires_at": Log.timestamp(unixMillis: expiresAt)])
+        return wire(extended)
     }
 
     public func stats(_ id: String, principal: Principal) async throws(APIError) -> SandboxStatsResponse {
@@ -207,6 +226,46 @@ public final class SandboxManager: Sendable {
         guard (1...10_000).contains(lines) else { throw .badRequest("lines must be between 1 and 10000") }
         let (record, provider) = try await runtime(id, principal: principal)
         do { return try await provider.console(record.vmID ?? record.id, lines: lines) } catch { throw error.apiError }
+    }
+
+    /// Console lines, then new ones until the sandbox is destroyed (api.md §10 `follow`).
+    public func followLogs(_ id: String, lines: Int, principal: Principal) async throws(APIError) -> AsyncStream<ConsoleEvent> {
+        guard (1...10_000).contains(lines) else { throw .badRequest("lines must be between 1 and 10000") }
+        let (record, provider) = try await runtime(id, principal: principal)
+        return provider.followConsole(record.vmID ?? record.id, lines: lines)
+    }
+
+    /// The reaper's destroy of an expired sandbox; false when the runtime could not be
+    /// destroyed now (the row stays `expired` and is retried with backoff).
+    func destroyExpired(_ record: SandboxRecord) async -> Bool {
+        if let provider = placement.provider(for: record) {
+            let started = monotonicNanos()
+            do {
+                _ = try await provider.destroy(record.vmID ?? record.id)
+                operations.record("destroy", provider: provider.name, startedNanos: started)
+            } catch {
+                operations.record("destroy", provider: provider.name, startedNanos: started, error: error.code)
+                log.warn("reaper destroy failed", [("sandbox_id", .string(record.id)), ("error", .string(error.message))])
+                return false
+            }
+        }
+        _ = try? store.updateSandboxState(id: record.id, state: "destroyed", reason: "expired")
+        publish("sandbox.destroyed", record, data: ["reason": "expired"])
+        return true
+    }
+
+    // MARK: events
+
+    /// Hands an event about `record` to the batched writer (runtime.md §11).
+    func publish(_ type: String, _ record: SandboxRecord, data: [String: String] = [:]) {
+        writer.submit(.event(EventRecord(type: type, sandboxID: record.id, workerID: record.workerID,
+                                         tenantID: record.tenantID ?? "", ownerID: record.ownerID ?? "",
+                                         dataJSON: Self.json(data))))
+    }
+
+    static func json(_ data: [String: String]) -> String {
+        guard !data.isEmpty, let bytes = try? JanssonEncoder().encode(data) else { return "{}" }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     // MARK: lookup helpers

@@ -11,14 +11,18 @@ public final class MockProvider: Provider {
                                          "runtime_inventory", "test_provider"]
     public let rootDirectory: String
     let consoleLimit: Int
+    /// How many lines a console follower may be behind before it is dropped (see `followConsole`).
+    let followerLagLimit: Int
+    public static let defaultFollowerLagLimit = 10_000
     /// Guards only the id -> sandbox map; per-sandbox state has its own lock.
     private let sandboxes = Mutex<[String: MockSandbox]>([:])
 
-    public init(rootDirectory: String, consoleLimit: Int = 1000) {
+    public init(rootDirectory: String, consoleLimit: Int = 1000, followerLagLimit: Int = MockProvider.defaultFollowerLagLimit) {
         var root = rootDirectory
         while root.count > 1, root.hasSuffix("/") { root.removeLast() }
         self.rootDirectory = root
         self.consoleLimit = max(1, consoleLimit)
+        self.followerLagLimit = min(max(1, followerLagLimit), Int.max - 2)
     }
 
     static let basePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -41,7 +45,8 @@ public final class MockProvider: Provider {
             guard mkdir(directory, 0o755) == 0, mkdir(directory + "/workspace", 0o755) == 0 else {
                 throw MockFiles.failure(errno, "/")
             }
-            let sandbox = MockSandbox(id: id, directory: directory, consoleLimit: consoleLimit)
+            let sandbox = MockSandbox(id: id, directory: directory, consoleLimit: consoleLimit,
+                                      followerLagLimit: followerLagLimit)
             sandbox.log("[INFO] mock sandbox \(id) started")
             sandbox.log("[INFO] workspace initialized at /workspace")
             sandbox.log("[INFO] sandbox ready")
@@ -81,6 +86,29 @@ public final class MockProvider: Provider {
     public func console(_ runtimeID: String, lines: Int) async throws(ProviderError) -> [String] {
         if lines < 0 { throw .invalidInput("lines must not be negative") }
         return try lookup(runtimeID).consoleTail(lines)
+    }
+
+    /// Backlog and live lines come from the sandbox's console buffer: each follower is a stream
+    /// continuation registered with it, fed synchronously by `log` (no polling).
+    ///
+    /// Per-follower bound: a follower may hold at most `followerLagLimit` (10,000) undelivered
+    /// lines. The line that takes it past that is still delivered, followed by `.ended`, and the
+    /// follower is dropped. We end it rather than silently skipping lines so a consumer never sees
+    /// a gap it cannot detect; a client that wants more can follow again (api.md §10 `lines`).
+    /// The same bound applies to the backlog, which the API caps at 10,000 lines anyway.
+    public func followConsole(_ runtimeID: String, lines: Int) -> AsyncStream<ConsoleEvent> {
+        guard let sandbox = sandboxes.withLock({ $0[runtimeID] }) else {
+            return AsyncStream { continuation in
+                continuation.yield(.ended)
+                continuation.finish()
+            }
+        }
+        return sandbox.follow(lines: lines)
+    }
+
+    /// Registered console followers of a runtime (0 when unknown): for tests and diagnostics.
+    public func followerCount(_ runtimeID: String) -> Int {
+        sandboxes.withLock { $0[runtimeID] }?.followerCount ?? 0
     }
 
     // MARK: - Exec
@@ -257,8 +285,13 @@ final class MockSandbox: Sendable {
     let directory: String
     let files: MockFiles
     private let consoleLimit: Int
+    private let followerLagLimit: Int
     private struct State {
         var console: [String] = []
+        /// Console followers by token. Never finished while the lock is held: `finish()` runs the
+        /// termination handler synchronously, and that handler takes this lock.
+        var followers: [UInt64: AsyncStream<ConsoleEvent>.Continuation] = [:]
+        var nextFollower: UInt64 = 0
         var processes: [RunningProcess] = []
         /// Every process group ever started here: groups whose leader exited may still hold
         /// background processes (`sleep 30 &`) that destroy must kill.
@@ -267,20 +300,79 @@ final class MockSandbox: Sendable {
     }
     private let state = Mutex(State())
 
-    init(id: String, directory: String, consoleLimit: Int) {
+    init(id: String, directory: String, consoleLimit: Int, followerLagLimit: Int) {
         self.id = id
         self.directory = directory
         self.files = MockFiles(root: directory)
         self.consoleLimit = consoleLimit
+        self.followerLagLimit = followerLagLimit
     }
 
     func log(_ line: String) {
-        state.withLock { s in
+        let dropped = state.withLock { s -> [AsyncStream<ConsoleEvent>.Continuation] in
             s.console.append(line)
             // Trim in batches so appends stay amortised O(1).
             if s.console.count >= consoleLimit * 2 { s.console.removeFirst(s.console.count - consoleLimit) }
+            // Yielding under the lock keeps every follower's order equal to the buffer's order.
+            var dropped: [AsyncStream<ConsoleEvent>.Continuation] = []
+            for (token, continuation) in s.followers where !deliver(line, to: continuation) {
+                dropped.append(continuation)
+                s.followers[token] = nil
+            }
+            return dropped
+        }
+        for continuation in dropped { continuation.finish() }
+    }
+
+    /// Backlog, then live lines, then `.ended` (MockProvider.followConsole).
+    func follow(lines: Int) -> AsyncStream<ConsoleEvent> {
+        // Two slots beyond the bound: one for the line that crosses it, one for `.ended`.
+        AsyncStream(bufferingPolicy: .bufferingOldest(followerLagLimit + 2)) { continuation in
+            let token = state.withLock { s in
+                s.nextFollower += 1
+                return s.nextFollower
+            }
+            continuation.onTermination = { [weak self] _ in self?.unregister(token) }
+            // Backlog and registration under one lock: no line is lost or repeated between them.
+            let registered = state.withLock { s -> Bool in
+                if s.destroyed {
+                    continuation.yield(.ended)
+                    return false
+                }
+                for line in s.console.suffix(min(max(0, lines), consoleLimit)) where !deliver(line, to: continuation) {
+                    return false
+                }
+                s.followers[token] = continuation
+                return true
+            }
+            if !registered { continuation.finish() }
         }
     }
+
+    /// Yields one line; false when the follower must be dropped (it is then past the lag bound and
+    /// `.ended` has been yielded, or its consumer is already gone).
+    private func deliver(_ line: String, to continuation: AsyncStream<ConsoleEvent>.Continuation) -> Bool {
+        switch continuation.yield(.line(line)) {
+        case .enqueued(let remaining):
+            // remaining = capacity - pending = (bound + 2) - pending, so <= 1 means pending > bound.
+            if remaining > 1 { return true }
+            continuation.yield(.ended)
+            return false
+        case .dropped:  // unreachable: `.ended` always has a reserved slot
+            return false
+        case .terminated:
+            return false
+        @unknown default:
+            return false
+        }
+    }
+
+    private func unregister(_ token: UInt64) {
+        // The removed continuation is returned, so it is released after the lock is dropped.
+        _ = state.withLock { $0.followers.removeValue(forKey: token) }
+    }
+
+    var followerCount: Int { state.withLock { $0.followers.count } }
 
     func consoleTail(_ lines: Int) -> [String] {
         state.withLock { Array($0.console.suffix(min(lines, consoleLimit))) }
@@ -298,10 +390,14 @@ final class MockSandbox: Sendable {
     }
 
     func killAll() {
-        let (processes, groups) = state.withLock { s in
+        let (processes, groups, followers) = state.withLock { s in
             s.destroyed = true
-            return (s.processes, s.groups)
+            let followers = Array(s.followers.values)
+            s.followers = [:]
+            for follower in followers { follower.yield(.ended) }
+            return (s.processes, s.groups, followers)
         }
+        for follower in followers { follower.finish() }
         for process in processes { process.stop(.destroyed) }
         for group in groups { kill(-group, SIGKILL) }
     }

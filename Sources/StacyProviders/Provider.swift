@@ -127,6 +127,15 @@ public struct RuntimeInfo: Sendable, Equatable {
     }
 }
 
+/// One event of `Provider.followConsole` (runtime.md §6, api.md §10 `follow=true`).
+public enum ConsoleEvent: Sendable, Equatable {
+    /// One console line, without its newline.
+    case line(String)
+    /// Always the last event: the sandbox was destroyed (or never existed), or the follower fell
+    /// too far behind and was dropped (provider-specific bound; the mock's is 10,000 lines).
+    case ended
+}
+
 public struct SandboxStats: Sendable {
     public var cpuPct: Double
     public var memBytes: Int64
@@ -160,6 +169,11 @@ public protocol Provider: Sendable {
     func chmod(_ runtimeID: String, path: String, mode: UInt32) async throws(ProviderError)
     func delete(_ runtimeID: String, path: String, recursive: Bool) async throws(ProviderError)
     func console(_ runtimeID: String, lines: Int) async throws(ProviderError) -> [String]
+    /// The last `lines` console lines (oldest first, negative = 0), then every new line as it is
+    /// appended, then `.ended` and the stream finishes when the sandbox is destroyed. An unknown or
+    /// destroyed runtime yields only `.ended`. Terminating the consumer (task cancelled, stream
+    /// dropped) unregisters the follower. A follower that falls too far behind gets `.ended` early.
+    func followConsole(_ runtimeID: String, lines: Int) -> AsyncStream<ConsoleEvent>
     /// nil = unsupported by this provider.
     func stats(_ runtimeID: String) async -> SandboxStats?
     func listRuntimes() async -> [RuntimeInfo]

@@ -1,3 +1,4 @@
+import Dispatch
 import StacyAPI
 import StacyConfig
 import StacyHTTP
@@ -20,7 +21,7 @@ public enum ControlPlaneRoutes {
     public static let all: [RouteInfo] = [
         SystemRoutes.health, SystemRoutes.live, SystemRoutes.ready, SystemRoutes.metrics,
         SystemRoutes.prometheus, SystemRoutes.openAPI, SystemRoutes.swagger,
-    ] + SandboxRoutes.all + ExecRoutes.all + FileRoutes.all
+    ] + SandboxRoutes.all + ExecRoutes.all + FileRoutes.all + EventRoutes.all
 
     /// Sorted by path, then method (cli.md, `routes`).
     public static func entries() -> [RouteEntry] {
@@ -37,6 +38,9 @@ public final class ControlPlane: Sendable {
     let state: SystemState
 
     public let manager: SandboxManager
+    public let events: EventHub
+    private let writer: BatchedWriter
+    private let reaper: Reaper
 
     /// Builds the server from validated config. The store must already be migrated (or the
     /// caller accepts a not-ready server).
@@ -46,8 +50,11 @@ public final class ControlPlane: Sendable {
         let (registry, warnings) = try ControlPlane.providers(config, environment: environment)
         for warning in warnings { log.warn(warning) }
         let settings = ManagerSettings(config: config, listenPort: config.server.port)
+        events = EventHub(subscriberBuffer: config.value("events.subscriber_buffer")?.intValue ?? 256)
+        writer = BatchedWriter(store: store, hub: events, log: log)
         manager = SandboxManager(store: store, placement: LocalPlacement(workerID: settings.workerID, registry: registry),
-                                 registry: registry, settings: settings, log: log)
+                                 registry: registry, settings: settings, writer: writer, log: log)
+        reaper = Reaper(manager: manager, settings: ControlPlane.reaperSettings(config))
         let stats = HTTPStats()
         let document: [UInt8]
         do {
@@ -57,10 +64,12 @@ public final class ControlPlane: Sendable {
         } catch {
             throw StartupError("embedded OpenAPI document is not valid JSON: \(error)")
         }
-        state = SystemState(store: store, httpStats: stats, openAPIDocument: document, warnings: warnings)
+        state = SystemState(store: store, httpStats: stats, openAPIDocument: document, warnings: warnings,
+                            manager: manager, events: events)
         var router = Router()
         let routes = SystemRoutes.routes(state) + SandboxRoutes.routes(manager, warnings: warnings)
             + ExecRoutes.routes(manager) + FileRoutes.routes(manager)
+            + EventRoutes.routes(manager, hub: events, store: store, keepalive: UInt64(settings.streamKeepalive.nanoseconds))
         for route in routes { router.add(route) }
         precondition(router.routes.map(\.info) == ControlPlaneRoutes.all, "route table and served routes differ")
 
@@ -77,13 +86,41 @@ public final class ControlPlane: Sendable {
         self.instanceID = instanceID
     }
 
-    public func start() throws { try server.start() }
+    /// Starts the writer and the reaper (on SQLite this control plane is always the leader),
+    /// then the listener.
+    public func start() throws {
+        writer.start()
+        reaper.start()
+        try server.start()
+    }
 
     /// The bound port (useful when the config asked for port 0).
     public var port: UInt16 { server.port }
 
     /// Graceful stop within `server.shutdown_timeout`.
-    public func stop() { server.stop(timeoutSeconds: Double(shutdownTimeout.nanoseconds) / 1e9) }
+    public func stop() {
+        server.stop(timeoutSeconds: Double(shutdownTimeout.nanoseconds) / 1e9)
+        reaper.stop()
+        // Flush what requests handed over before the process goes (runtime.md §8).
+        let done = DispatchSemaphore(value: 0)
+        let writer = self.writer
+        Task.detached {
+            await writer.stop()
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + 5)
+    }
+
+    static func reaperSettings(_ config: Config) -> Reaper.Settings {
+        var settings = Reaper.Settings()
+        func duration(_ key: String) -> GoDuration? { config.value(key)?.durationValue }
+        settings.interval = duration("defaults.reaper_interval") ?? settings.interval
+        settings.destroyedRetention = duration("defaults.destroyed_retention") ?? settings.destroyedRetention
+        settings.eventRetention = duration("events.retention") ?? settings.eventRetention
+        settings.eventMaxRows = config.value("events.max_rows")?.intValue ?? settings.eventMaxRows
+        settings.execLogRetention = duration("limits.exec_log_retention") ?? settings.execLogRetention
+        return settings
+    }
 
     /// One event thread per core but one. The HTTP threads only parse, route and answer quick
     /// handlers; slow work runs on Swift's task pool, which needs a core too. On this 2-core

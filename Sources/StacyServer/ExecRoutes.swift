@@ -6,6 +6,14 @@ import StacyOrchestrator
 import StacyProviders
 import Synchronization
 
+enum NDJSON {
+    /// One frame and its newline. Frames are small value types that always encode; the fallback
+    /// still keeps the stream valid NDJSON.
+    static func line<T: Encodable>(_ frame: T) -> [UInt8] {
+        ((try? JanssonEncoder().encode(frame)) ?? Array(#"{"stream":"exit","exit_code":-1,"duration":"0s"}"#.utf8)) + [UInt8(ascii: "\n")]
+    }
+}
+
 /// api.md §6: exec, buffered or as an NDJSON stream.
 enum ExecRoutes {
     static let exec = RouteInfo(method: "POST", path: "/api/v1/sandboxes/{id}/exec", operationID: "execCommand", scope: "api:*")
@@ -36,6 +44,15 @@ enum ExecRoutes {
                                          error: ErrorEnvelope(code: "UNAVAILABLE", message: "server shutting down")))
         return .stream(contentType: "application/x-ndjson", shutdownTrailer: trailer) { writer in
             defer { release() }
+            let started = manager.execStarted(prepared)
+            var finished = false
+            defer {
+                // A client that went away before the exit frame still leaves a complete record.
+                if !finished {
+                    manager.execFinished(prepared, started: started, stream: true, exitCode: -1, timedOut: false,
+                                         error: "CLIENT_DISCONNECTED")
+                }
+            }
             let lastWrite = Atomic<UInt64>(monotonicNanos())
             let pinger = Task {
                 while !Task.isCancelled {
@@ -58,6 +75,9 @@ enum ExecRoutes {
                         lastWrite.store(monotonicNanos(), ordering: .relaxed)
                     }
                 case .exit(let exit):
+                    finished = true
+                    manager.execFinished(prepared, started: started, stream: true, exitCode: exit.timedOut ? -1 : exit.exitCode,
+                                         timedOut: exit.timedOut, error: exit.error?.code)
                     for (stream, rest) in pending where !rest.isEmpty {
                         for data in frame(rest, base64: prepared.base64Output, final: true).frames {
                             guard await writer.write(line(ExecOutputFrame(stream: stream.rawValue, data: data))) else { return }
@@ -82,9 +102,7 @@ enum ExecRoutes {
         return ExecExitFrame(exitCode: exit.exitCode, duration: duration)
     }
 
-    private static func line<T: Encodable>(_ frame: T) -> [UInt8] {
-        ((try? JanssonEncoder().encode(frame)) ?? Array(#"{"stream":"exit","exit_code":-1,"duration":"0s"}"#.utf8)) + [UInt8(ascii: "\n")]
-    }
+    private static func line<T: Encodable>(_ frame: T) -> [UInt8] { NDJSON.line(frame) }
 
     static let maxFrameBytes = 64 << 10
 

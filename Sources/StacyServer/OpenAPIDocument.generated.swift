@@ -29,6 +29,10 @@ let openAPIDocumentText = ##"""
     {
       "name": "files",
       "description": "Files inside a sandbox."
+    },
+    {
+      "name": "events",
+      "description": "Server-Sent Events."
     }
   ],
   "paths": {
@@ -1825,11 +1829,19 @@ let openAPIDocumentText = ##"""
               "maximum": 10000,
               "default": 100
             }
+          },
+          {
+            "name": "follow",
+            "in": "query",
+            "schema": {
+              "type": "boolean"
+            },
+            "description": "Stream NDJSON: the last `lines` lines, then new ones as `{\"stream\":\"console\",\"data\":\"<line>\"}`, blank keep-alive lines when idle, and a final exit frame once the sandbox is destroyed."
           }
         ],
         "responses": {
           "200": {
-            "description": "The last `lines` console lines, oldest first.",
+            "description": "The last `lines` console lines, oldest first; with `follow=true` an NDJSON stream.",
             "headers": {
               "X-Request-ID": {
                 "$ref": "#/components/headers/X-Request-ID"
@@ -1846,6 +1858,12 @@ let openAPIDocumentText = ##"""
                 "example": [
                   "2026-05-09T10:00:00.000Z [stacyvm] sandbox started"
                 ]
+              },
+              "application/x-ndjson": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConsoleFrame"
+                },
+                "example": "{\"stream\":\"console\",\"data\":\"[INFO] sandbox ready\"}\n{\"stream\":\"exit\",\"exit_code\":0,\"duration\":\"1m2s\"}\n"
               }
             }
           },
@@ -1869,6 +1887,92 @@ let openAPIDocumentText = ##"""
           },
           "503": {
             "$ref": "#/components/responses/Unavailable"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/events": {
+      "get": {
+        "tags": [
+          "events"
+        ],
+        "summary": "Stream events (Server-Sent Events)",
+        "description": "`text/event-stream`. The stream starts with `retry: 3000`; each event is `id: <n>`, optional `event: <type>` (only with `named=true`), `data: <Event JSON>` and a blank line; a `: ping` comment is sent every `limits.stream_keepalive`. `Last-Event-ID` (or `last_event_id`, `42` or `evt-42`) first replays every stored event after it; an ID older than retention first yields an `events.gap` event. Events are filtered as sandboxes are (api.md §3.4); worker and control-plane events go only to operators. A subscriber more than `events.subscriber_buffer` events behind gets `: overflow` and is disconnected; reconnecting with `Last-Event-ID` replays what it missed.",
+        "operationId": "streamEvents",
+        "x-stacyvm-scope": "read:*",
+        "parameters": [
+          {
+            "name": "sandbox_id",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "Only this sandbox's events."
+          },
+          {
+            "name": "types",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "Comma list of types; a `*` suffix matches a prefix (`sandbox.*`)."
+          },
+          {
+            "name": "named",
+            "in": "query",
+            "schema": {
+              "type": "boolean"
+            },
+            "description": "Add `event: <type>` lines."
+          },
+          {
+            "name": "last_event_id",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "Replay after this ID (`42` or `evt-42`)."
+          },
+          {
+            "name": "Last-Event-ID",
+            "in": "header",
+            "schema": {
+              "type": "string"
+            },
+            "description": "As `last_event_id`; sent by EventSource on reconnect."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The event stream.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "text/event-stream": {
+                "schema": {
+                  "type": "string"
+                },
+                "example": "retry: 3000\n\nid: 42\ndata: {\"id\":\"evt-42\",\"type\":\"sandbox.created\",\"sandbox_id\":\"sb-0123456789abcdef01234567\",\"timestamp\":\"2026-05-09T10:00:00.000Z\"}\n\n"
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
           },
           "default": {
             "$ref": "#/components/responses/Error"
@@ -2097,7 +2201,11 @@ let openAPIDocumentText = ##"""
           "memory_alloc",
           "memory_sys",
           "memory_heap_alloc",
-          "http"
+          "http",
+          "sandboxes",
+          "providers",
+          "events",
+          "operations"
         ],
         "properties": {
           "uptime": {
@@ -2134,6 +2242,92 @@ let openAPIDocumentText = ##"""
           },
           "http": {
             "$ref": "#/components/schemas/HTTPMetrics"
+          },
+          "sandboxes": {
+            "type": "object",
+            "required": [
+              "total",
+              "active",
+              "by_state",
+              "by_provider",
+              "by_worker"
+            ],
+            "description": "Sandboxes in the store; `active` counts every state but `destroyed`.",
+            "properties": {
+              "total": {
+                "type": "integer"
+              },
+              "active": {
+                "type": "integer"
+              },
+              "by_state": {
+                "type": "object",
+                "additionalProperties": {
+                  "type": "integer"
+                }
+              },
+              "by_provider": {
+                "type": "object",
+                "additionalProperties": {
+                  "type": "integer"
+                }
+              },
+              "by_worker": {
+                "type": "object",
+                "additionalProperties": {
+                  "type": "integer"
+                }
+              }
+            }
+          },
+          "providers": {
+            "type": "object",
+            "required": [
+              "total",
+              "healthy",
+              "items"
+            ],
+            "properties": {
+              "total": {
+                "type": "integer"
+              },
+              "healthy": {
+                "type": "integer"
+              },
+              "items": {
+                "type": "array",
+                "items": {
+                  "$ref": "#/components/schemas/ProviderHealth"
+                }
+              }
+            }
+          },
+          "events": {
+            "type": "object",
+            "required": [
+              "subscribers",
+              "history_size",
+              "events_total"
+            ],
+            "properties": {
+              "subscribers": {
+                "type": "integer"
+              },
+              "history_size": {
+                "type": "integer",
+                "description": "Stored events."
+              },
+              "events_total": {
+                "type": "integer",
+                "description": "Events published since start."
+              }
+            }
+          },
+          "operations": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/OperationMetric"
+            }
           }
         },
         "additionalProperties": true
@@ -2795,6 +2989,120 @@ let openAPIDocumentText = ##"""
             "examples": [
               "0755"
             ]
+          }
+        }
+      },
+      "Event": {
+        "type": "object",
+        "required": [
+          "id",
+          "type",
+          "timestamp"
+        ],
+        "description": "One stored event. `id` is `evt-<n>`, the store's sequence number; the SSE `id:` line carries `<n>`.",
+        "properties": {
+          "id": {
+            "type": "string",
+            "pattern": "^evt-[0-9]+$"
+          },
+          "type": {
+            "type": "string",
+            "examples": [
+              "sandbox.created",
+              "exec.completed",
+              "events.gap"
+            ]
+          },
+          "sandbox_id": {
+            "type": "string"
+          },
+          "worker_id": {
+            "type": "string"
+          },
+          "timestamp": {
+            "$ref": "#/components/schemas/Timestamp"
+          },
+          "data": {
+            "type": "object",
+            "description": "Details, e.g. `{operation, provider, error}`; omitted when empty."
+          }
+        }
+      },
+      "OperationMetric": {
+        "type": "object",
+        "required": [
+          "operation",
+          "provider",
+          "success",
+          "failure",
+          "latency_count",
+          "latency_sum_ms",
+          "latency_min_ms",
+          "latency_max_ms"
+        ],
+        "properties": {
+          "operation": {
+            "type": "string",
+            "examples": [
+              "spawn",
+              "exec",
+              "file_write"
+            ]
+          },
+          "provider": {
+            "type": "string"
+          },
+          "success": {
+            "type": "integer"
+          },
+          "failure": {
+            "type": "integer"
+          },
+          "latency_count": {
+            "type": "integer"
+          },
+          "latency_sum_ms": {
+            "type": "number"
+          },
+          "latency_min_ms": {
+            "type": "number"
+          },
+          "latency_max_ms": {
+            "type": "number"
+          },
+          "last_error": {
+            "type": "string"
+          },
+          "last_at": {
+            "$ref": "#/components/schemas/Timestamp"
+          }
+        }
+      },
+      "ConsoleFrame": {
+        "type": "object",
+        "required": [
+          "stream"
+        ],
+        "description": "A console line (`stream`: `console`, with `data`) or the final exit frame (`stream`: `exit`, with `exit_code` and `duration`).",
+        "properties": {
+          "stream": {
+            "type": "string",
+            "enum": [
+              "console",
+              "exit"
+            ]
+          },
+          "data": {
+            "type": "string"
+          },
+          "exit_code": {
+            "type": "integer"
+          },
+          "duration": {
+            "type": "string"
+          },
+          "error": {
+            "$ref": "#/components/schemas/Error"
           }
         }
       }

@@ -1,9 +1,10 @@
+import StacyAPI
 import StacyHTTP
 
 /// `GET /metrics/prometheus` (api.md §13): text format 0.0.4, every family with HELP and TYPE,
 /// counters typed `counter`, everything else `gauge`, all prefixed `stacyvm_`.
 enum PrometheusText {
-    static func render(_ state: SystemState) -> String {
+    static func render(_ state: SystemState, _ snapshot: MetricsSnapshot) -> String {
         var out = ""
         let process = ProcessStats.current()
         family(&out, "stacyvm_uptime_seconds", "gauge", "Seconds since the server started.",
@@ -12,6 +13,28 @@ enum PrometheusText {
                [([], Double(process.threads))])
         family(&out, "stacyvm_runtime_memory_rss_bytes", "gauge", "Resident set size of the server process.",
                [([], Double(process.residentBytes))])
+
+        family(&out, "stacyvm_sandboxes_total", "gauge", "Sandboxes in the store, by state.",
+               snapshot.sandboxes.byState.sorted { $0.key < $1.key }.map { ([("state", $0.key)], Double($0.value)) })
+        family(&out, "stacyvm_sandboxes_by_provider_total", "gauge", "Sandboxes not destroyed, by provider.",
+               snapshot.sandboxes.byProvider.sorted { $0.key < $1.key }.map { ([("provider", $0.key)], Double($0.value)) })
+        family(&out, "stacyvm_sandboxes_by_worker_total", "gauge", "Sandboxes not destroyed, by worker.",
+               snapshot.sandboxes.byWorker.sorted { $0.key < $1.key }.map { ([("worker", $0.key)], Double($0.value)) })
+        let defaultProvider = state.manager.registry.defaultName
+        family(&out, "stacyvm_provider_healthy", "gauge", "1 when the provider's health check passes.",
+               snapshot.providers.items.map { ([("provider", $0.name), ("default", String($0.name == defaultProvider))], $0.healthy ? 1 : 0) })
+        family(&out, "stacyvm_provider_health_latency_milliseconds", "gauge", "Duration of the last provider health check.",
+               snapshot.providers.items.map { ([("provider", $0.name)], Double($0.latencyMs ?? 0)) })
+        family(&out, "stacyvm_event_subscribers", "gauge", "Open event streams.", [([], Double(snapshot.events.subscribers))])
+        family(&out, "stacyvm_event_history_size", "gauge", "Stored events.", [([], Double(snapshot.events.historySize))])
+        family(&out, "stacyvm_events_total", "counter", "Events published since start.", [([], Double(snapshot.events.eventsTotal))])
+        let ops = snapshot.operations
+        let opLabels: (OperationMetric) -> [(String, String)] = { [("operation", $0.operation), ("provider", $0.provider)] }
+        family(&out, "stacyvm_operation_success_total", "counter", "Successful operations.", ops.map { (opLabels($0), Double($0.success)) })
+        family(&out, "stacyvm_operation_failure_total", "counter", "Failed operations.", ops.map { (opLabels($0), Double($0.failure)) })
+        family(&out, "stacyvm_operation_latency_milliseconds_sum", "counter", "Total operation time.", ops.map { (opLabels($0), $0.latencySumMs) })
+        family(&out, "stacyvm_operation_latency_milliseconds_count", "counter", "Operations timed.", ops.map { (opLabels($0), Double($0.latencyCount)) })
+        family(&out, "stacyvm_operation_latency_milliseconds_max", "gauge", "Slowest operation.", ops.map { (opLabels($0), $0.latencyMaxMs) })
 
         let counters = state.httpStats.routeCounters()
         family(&out, "stacyvm_http_requests_total", "counter", "HTTP requests answered, by route template, method and status.",

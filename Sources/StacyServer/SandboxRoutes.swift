@@ -1,7 +1,9 @@
 import StacyAPI
 import StacyHTTP
 import StacyJSON
+import StacyConfig
 import StacyOrchestrator
+import StacyProviders
 
 /// Who is calling. Only anonymous loopback mode exists so far (api.md §3.1, case 4): the server
 /// refuses any other listener until API keys land.
@@ -81,6 +83,9 @@ enum SandboxRoutes {
                 let caller = try authorize(request, logs)
                 let raw = try request.queryValue("lines") ?? "100"
                 guard let lines = Int(raw) else { throw APIError.badRequest("lines must be an integer") }
+                if flag(try request.queryValue("follow")) {
+                    return try await followLogs(manager, request.pathParameter("id"), lines: lines, principal: caller)
+                }
                 return .json(try await manager.logs(request.pathParameter("id"), lines: lines, principal: caller))
             }),
             Route(pool, handler: .sync { request in
@@ -88,6 +93,36 @@ enum SandboxRoutes {
                 return .json(PoolStatus(enabled: false))
             }),
         ]
+    }
+
+    /// api.md §10 `follow=true`: NDJSON console lines, keep-alive blank lines when idle, and an
+    /// exit frame once the sandbox is destroyed.
+    private static func followLogs(_ manager: SandboxManager, _ id: String, lines: Int,
+                                   principal: Principal) async throws(APIError) -> HTTPResponse {
+        let follow = try await manager.followLogs(id, lines: lines, principal: principal)
+        let keepalive = UInt64(manager.settings.streamKeepalive.nanoseconds)
+        let started = monotonicNanos()
+        return .stream(contentType: "application/x-ndjson",
+                       shutdownTrailer: NDJSON.line(ExecExitFrame(exitCode: -1, duration: "0s",
+                                                                  error: ErrorEnvelope(code: "UNAVAILABLE", message: "server shutting down")))) { writer in
+            let pinger = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(nanoseconds: keepalive)
+                    guard await writer.write([UInt8(ascii: "\n")]) else { return }
+                }
+            }
+            defer { pinger.cancel() }
+            for await event in follow {
+                switch event {
+                case .line(let text):
+                    guard await writer.write(NDJSON.line(ExecOutputFrame(stream: "console", data: text))) else { return }
+                case .ended:
+                    let elapsed = GoDuration(nanoseconds: Int64(monotonicNanos() - started))
+                    await writer.write(NDJSON.line(ExecExitFrame(exitCode: 0, duration: elapsed.description)))
+                    return
+                }
+            }
+        }
     }
 
     /// `true` or `1` (api.md §9's `recursive`, and boolean query flags generally).

@@ -2,6 +2,7 @@ import StacyAPI
 import StacyConfig
 import StacyHTTP
 import StacyJSON
+import StacyOrchestrator
 import StacyStore
 import Synchronization
 
@@ -15,7 +16,13 @@ final class SystemState: Sendable {
     let httpStats: HTTPStats
     let healthBody = KeyedCache<Int64, [UInt8]>()
 
-    init(store: any Store, httpStats: HTTPStats, openAPIDocument: [UInt8], warnings: [String]) {
+    let manager: SandboxManager
+    let events: EventHub
+
+    init(store: any Store, httpStats: HTTPStats, openAPIDocument: [UInt8], warnings: [String],
+         manager: SandboxManager, events: EventHub) {
+        self.manager = manager
+        self.events = events
         self.store = store
         self.httpStats = httpStats
         self.startedNanos = monotonicNanos()
@@ -70,9 +77,10 @@ enum SystemRoutes {
                 .json(LiveResponse(version: BuildInfo.version, uptime: state.uptimeText))
             }),
             Route(ready, handler: .sync { _ in readiness(state) }),
-            Route(metrics, handler: .sync { _ in .json(metricsBody(state)) }),
-            Route(prometheus, handler: .sync { _ in
-                .text(PrometheusText.render(state), contentType: "text/plain; version=0.0.4; charset=utf-8")
+            Route(metrics, handler: .async { _ in .json(await metricsBody(state)) }),
+            Route(prometheus, handler: .async { _ in
+                .text(PrometheusText.render(state, await MetricsSnapshot.take(state)),
+                      contentType: "text/plain; version=0.0.4; charset=utf-8")
             }),
             Route(openAPI, handler: .sync { _ in document(state) }),
             Route(swagger, handler: .sync { _ in document(state) }),
@@ -104,14 +112,61 @@ enum SystemRoutes {
         return .json(body, status: ready ? 200 : 503)
     }
 
-    private static func metricsBody(_ state: SystemState) -> MetricsResponse {
+    private static func metricsBody(_ state: SystemState) async -> MetricsResponse {
         let process = ProcessStats.current()
         let stats = state.httpStats
+        let snapshot = await MetricsSnapshot.take(state)
         return MetricsResponse(
             uptime: state.uptimeText, goroutines: process.threads, memoryAlloc: process.residentBytes,
             memorySys: process.virtualBytes, memoryHeapAlloc: process.dataBytes,
+            sandboxes: snapshot.sandboxes, providers: snapshot.providers, events: snapshot.events,
+            operations: snapshot.operations,
             http: HTTPMetrics(requestsTotal: stats.requestsTotal.load(ordering: .relaxed),
                               inFlight: stats.inFlight.load(ordering: .relaxed),
                               streamsOpen: stats.streamsOpen.load(ordering: .relaxed)))
+    }
+}
+
+/// What /metrics and /metrics/prometheus both report beyond the process and HTTP counters.
+struct MetricsSnapshot {
+    var sandboxes: SandboxMetrics
+    var providers: ProviderMetrics
+    var events: EventMetrics
+    var operations: [OperationMetric]
+
+    static func take(_ state: SystemState) async -> MetricsSnapshot {
+        var byState: [String: Int] = [:], byProvider: [String: Int] = [:], byWorker: [String: Int] = [:]
+        var total = 0, active = 0
+        for row in (try? state.store.sandboxCounts()) ?? [] {
+            total += row.count
+            byState[row.state, default: 0] += row.count
+            if row.state != "destroyed" {
+                active += row.count
+                byProvider[row.provider, default: 0] += row.count
+                byWorker[row.workerID ?? "local", default: 0] += row.count
+            }
+        }
+        var items: [ProviderHealth] = []
+        for provider in state.manager.registry.all {
+            let report = await provider.health()
+            items.append(ProviderHealth(name: provider.name, healthy: report.healthy, latencyMs: report.latencyMillis,
+                                        error: report.error))
+        }
+        let first = (try? state.store.earliestEventSeq()) ?? nil
+        let last = (try? state.store.latestEventSeq()) ?? nil
+        let history = first.flatMap { f in last.map { Int($0 - f + 1) } } ?? 0
+        let operations = state.manager.operations.snapshot().map {
+            OperationMetric(operation: $0.operation, provider: $0.provider, success: $0.success, failure: $0.failure,
+                            latencyCount: $0.latencyCount, latencySumMs: ($0.latencySumMs * 1000).rounded() / 1000,
+                            latencyMinMs: ($0.latencyMinMs * 1000).rounded() / 1000,
+                            latencyMaxMs: ($0.latencyMaxMs * 1000).rounded() / 1000, lastError: $0.lastError,
+                            lastAt: $0.lastAtMillis.map { Log.timestamp(unixMillis: $0) })
+        }
+        return MetricsSnapshot(
+            sandboxes: SandboxMetrics(total: total, active: active, byState: byState, byProvider: byProvider, byWorker: byWorker),
+            providers: ProviderMetrics(total: items.count, healthy: items.filter(\.healthy).count, items: items),
+            events: EventMetrics(subscribers: state.events.subscriberCount, historySize: history,
+                                 eventsTotal: state.events.eventsTotal.load(ordering: .relaxed)),
+            operations: operations)
     }
 }

@@ -154,3 +154,106 @@ public struct ControlPlaneRecord: Sendable, Equatable {
         self.lastSeen = lastSeen
     }
 }
+
+/// A row of `exec_logs` (runtime.md §4 Bookkeeping). Output is stored as given: truncating it to
+/// `limits.exec_log_max_bytes` is the caller's job.
+public struct ExecLogRecord: Sendable, Equatable {
+    /// Assigned by the store (autoincrement); ignored on append.
+    public var id: Int64
+    public var sandboxID: String
+    public var command: String
+    /// JSON array text.
+    public var argvJSON: String
+    /// nil when the command never produced one (e.g. it could not be started).
+    public var exitCode: Int?
+    public var stdout: String?
+    public var stderr: String?
+    public var durationMs: Int64?
+    /// 0 on append means "database now".
+    public var createdAt: Int64
+
+    public init(
+        id: Int64 = 0, sandboxID: String, command: String, argvJSON: String = "[]",
+        exitCode: Int? = nil, stdout: String? = nil, stderr: String? = nil,
+        durationMs: Int64? = nil, createdAt: Int64 = 0
+    ) {
+        self.id = id
+        self.sandboxID = sandboxID
+        self.command = command
+        self.argvJSON = argvJSON
+        self.exitCode = exitCode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.durationMs = durationMs
+        self.createdAt = createdAt
+    }
+}
+
+/// A row of `operation_audit_logs` (runtime.md §8).
+public struct OperationAuditRecord: Sendable, Equatable {
+    /// Longest stored `detail`, in Unicode scalars (what SQLite `length()` and PostgreSQL
+    /// `char_length()` count). Longer details are truncated on append, never rejected, so one
+    /// oversized row cannot fail a whole batch.
+    public static let maxDetailLength = 2048
+
+    /// Assigned by the store (autoincrement); ignored on append.
+    public var id: Int64
+    /// The authenticated identity.
+    public var actor: String
+    /// The owner the action was taken for.
+    public var onBehalfOf: String?
+    public var tenantID: String?
+    /// e.g. `sandbox.spawn`, `exec`, `file.write`, `sandbox.destroy`.
+    public var action: String
+    public var sandboxID: String?
+    /// Command or path.
+    public var resource: String?
+    public var provider: String?
+    public var workerID: String?
+    public var status: String
+    public var detail: String?
+    /// 0 on append means "database now".
+    public var createdAt: Int64
+
+    public init(
+        id: Int64 = 0, actor: String, onBehalfOf: String? = nil, tenantID: String? = nil,
+        action: String, sandboxID: String? = nil, resource: String? = nil, provider: String? = nil,
+        workerID: String? = nil, status: String, detail: String? = nil, createdAt: Int64 = 0
+    ) {
+        self.id = id
+        self.actor = actor
+        self.onBehalfOf = onBehalfOf
+        self.tenantID = tenantID
+        self.action = action
+        self.sandboxID = sandboxID
+        self.resource = resource
+        self.provider = provider
+        self.workerID = workerID
+        self.status = status
+        self.detail = detail
+        self.createdAt = createdAt
+    }
+
+    /// `detail` cut to `maxDetailLength` Unicode scalars; every driver stores this.
+    public var storedDetail: String? {
+        guard let detail, detail.unicodeScalars.count > Self.maxDetailLength else { return detail }
+        var scalars = String.UnicodeScalarView()
+        scalars.append(contentsOf: detail.unicodeScalars.prefix(Self.maxDetailLength))
+        return String(scalars)
+    }
+}
+
+/// One group of `sandboxCounts()`: how many sandboxes share (state, provider, worker_id).
+public struct SandboxCount: Sendable, Equatable {
+    public var state: String
+    public var provider: String
+    public var workerID: String?
+    public var count: Int
+
+    public init(state: String, provider: String, workerID: String?, count: Int) {
+        self.state = state
+        self.provider = provider
+        self.workerID = workerID
+        self.count = count
+    }
+}

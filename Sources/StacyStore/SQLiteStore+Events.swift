@@ -8,22 +8,55 @@ extension SQLiteStore {
             ownerID: row.optionalString(5), dataJSON: row.string(6), createdAt: row.int64(7))
     }
 
-    @discardableResult
-    public func appendEvent(_ event: EventRecord) throws(StoreError) -> Int64 {
-        let values: [SQLValue] = [
+    /// One SQL text for single and batched appends, so both share a cached statement.
+    /// AUTOINCREMENT: seq is never reused, even after pruning, so tailing by seq stays correct.
+    private static let insertEventSQL = """
+    INSERT INTO events (type, sandbox_id, worker_id, tenant_id, owner_id, data, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, COALESCE(NULLIF(?, 0), \(nowSQL))) RETURNING seq
+    """
+
+    private static func insertValues(_ event: EventRecord) -> [SQLValue] {
+        [
             .text(event.type), .text(event.sandboxID), .text(event.workerID), .text(event.tenantID),
             .text(event.ownerID), .text(event.dataJSON), .int(event.createdAt),
         ]
-        let seq = try write { connection throws(StoreError) in
-            // AUTOINCREMENT: seq is never reused, even after pruning, so tailing by seq stays correct.
-            try connection.queryFirst(
-                """
-                INSERT INTO events (type, sandbox_id, worker_id, tenant_id, owner_id, data, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, COALESCE(NULLIF(?, 0), \(Self.nowSQL))) RETURNING seq
-                """, values) { $0.int64(0) }
-        }
+    }
+
+    private static func insertEvent(_ event: EventRecord, on connection: SQLiteConnection) throws(StoreError) -> Int64 {
+        let seq = try connection.queryFirst(insertEventSQL, insertValues(event)) { $0.int64(0) }
         guard let seq else { throw .internal("event insert returned no sequence") }
         return seq
+    }
+
+    @discardableResult
+    public func appendEvent(_ event: EventRecord) throws(StoreError) -> Int64 {
+        try write { connection throws(StoreError) in try Self.insertEvent(event, on: connection) }
+    }
+
+    @discardableResult
+    public func appendEvents(_ events: [EventRecord]) throws(StoreError) -> [Int64] {
+        guard !events.isEmpty else { return [] }
+        return try write { connection throws(StoreError) in
+            try connection.transaction(immediate: true) { () throws(StoreError) -> [Int64] in
+                var seqs: [Int64] = []
+                seqs.reserveCapacity(events.count)
+                for event in events { seqs.append(try Self.insertEvent(event, on: connection)) }
+                return seqs
+            }
+        }
+    }
+
+    public func earliestEventSeq() throws(StoreError) -> Int64? {
+        try read { connection throws(StoreError) in
+            // MIN over the INTEGER PRIMARY KEY is a single b-tree seek; NULL on an empty table.
+            try connection.queryFirst("SELECT MIN(seq) FROM events") { $0.optionalInt64(0) } ?? nil
+        }
+    }
+
+    public func latestEventSeq() throws(StoreError) -> Int64? {
+        try read { connection throws(StoreError) in
+            try connection.queryFirst("SELECT MAX(seq) FROM events") { $0.optionalInt64(0) } ?? nil
+        }
     }
 
     public func listEvents(afterSeq: Int64, limit: Int) throws(StoreError) -> [EventRecord] {

@@ -131,4 +131,54 @@ extension SQLiteStore {
             try connection.run("DELETE FROM sandboxes WHERE id = ?", [.text(id)]) > 0
         }
     }
+
+    // MARK: Reaper and metrics
+
+    public func listExpiredSandboxes(limit: Int) throws(StoreError) -> [SandboxRecord] {
+        guard limit > 0 else { return [] }
+        return try read { connection throws(StoreError) in
+            // expires_at first so sandboxes_expires_idx drives the scan; database now is read once.
+            try connection.query(
+                """
+                WITH clock(now) AS (SELECT \(Self.nowSQL))
+                SELECT \(Self.sandboxColumns) FROM sandboxes, clock
+                WHERE expires_at < clock.now
+                  AND state NOT IN ('destroyed', 'creating')
+                  AND (next_attempt_at IS NULL OR next_attempt_at <= clock.now)
+                ORDER BY expires_at, id LIMIT ?
+                """, [.int(limit)], row: Self.sandbox)
+        }
+    }
+
+    public func scheduleSandboxRetry(id: String, afterMs: Int64) throws(StoreError) {
+        let changed = try write { connection throws(StoreError) in
+            try connection.run(
+                "UPDATE sandboxes SET next_attempt_at = \(Self.nowSQL) + ? WHERE id = ?", [.int(afterMs), .text(id)])
+        }
+        if changed == 0 { throw .notFound }
+    }
+
+    @discardableResult
+    public func purgeDestroyedSandboxes(olderThanMs: Int64) throws(StoreError) -> Int {
+        guard olderThanMs > 0 else { return 0 }
+        return try write { connection throws(StoreError) in
+            try connection.run(
+                "DELETE FROM sandboxes WHERE state = 'destroyed' AND updated_at < \(Self.nowSQL) - ?",
+                [.int(olderThanMs)])
+        }
+    }
+
+    public func sandboxCounts() throws(StoreError) -> [SandboxCount] {
+        try read { connection throws(StoreError) in
+            try connection.query(
+                """
+                SELECT state, provider, worker_id, COUNT(*) FROM sandboxes
+                GROUP BY state, provider, worker_id
+                ORDER BY state, provider, worker_id IS NOT NULL, worker_id
+                """
+            ) { row in
+                SandboxCount(state: row.string(0), provider: row.string(1), workerID: row.optionalString(2), count: row.int(3))
+            }
+        }
+    }
 }

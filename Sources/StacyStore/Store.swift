@@ -62,6 +62,23 @@ public protocol Store: Sendable {
     @discardableResult
     func deleteSandbox(_ id: String) throws(StoreError) -> Bool
 
+    // MARK: Reaper and metrics (runtime.md §3)
+
+    /// Sandboxes the TTL reaper should act on now: state neither `destroyed` nor `creating`,
+    /// `expires_at` < database now, and `next_attempt_at` NULL or ≤ database now. Ordered by
+    /// (expires_at, id), at most `limit` (≤ 0 gives []).
+    func listExpiredSandboxes(limit: Int) throws(StoreError) -> [SandboxRecord]
+    /// Reaper backoff: `next_attempt_at` = database now + `afterMs`. Leaves state and `updated_at`
+    /// alone. `.notFound` if the ID is unknown.
+    func scheduleSandboxRetry(id: String, afterMs: Int64) throws(StoreError)
+    /// Hard-deletes `destroyed` rows whose `updated_at` is before database now − `olderThanMs`
+    /// (`defaults.destroyed_retention`). `olderThanMs <= 0` deletes nothing. Returns the number deleted.
+    @discardableResult
+    func purgeDestroyedSandboxes(olderThanMs: Int64) throws(StoreError) -> Int
+    /// Row counts of every (state, provider, worker_id) group, destroyed rows included, ordered by
+    /// state, provider, then worker_id with nil first.
+    func sandboxCounts() throws(StoreError) -> [SandboxCount]
+
     // MARK: Events
 
     /// Returns the assigned sequence number (strictly increasing, never reused).
@@ -73,4 +90,34 @@ public protocol Store: Sendable {
     /// then trims to the newest `maxRows`. Returns the number deleted.
     @discardableResult
     func pruneEvents(olderThanMs: Int64, maxRows: Int) throws(StoreError) -> Int
+    /// The batched writer's path (runtime.md §8): all events in ONE transaction, all or none.
+    /// Returns the assigned sequence numbers in input order, strictly increasing. An empty batch
+    /// returns [] without touching the database.
+    @discardableResult
+    func appendEvents(_ events: [EventRecord]) throws(StoreError) -> [Int64]
+    /// Smallest stored seq; nil when the table is empty (SSE replay gap detection, api.md §12).
+    func earliestEventSeq() throws(StoreError) -> Int64?
+    /// Largest stored seq; nil when the table is empty.
+    func latestEventSeq() throws(StoreError) -> Int64?
+
+    // MARK: Exec logs (runtime.md §4)
+
+    /// All rows in ONE transaction, all or none; createdAt 0 = database now. An empty batch does not
+    /// touch the database.
+    func appendExecLogs(_ logs: [ExecLogRecord]) throws(StoreError)
+    /// Newest first: (created_at, id) descending, at most `limit` (≤ 0 gives []).
+    func listExecLogs(sandboxID: String, limit: Int) throws(StoreError) -> [ExecLogRecord]
+    /// Retention (`limits.exec_log_retention`): deletes rows created before database now −
+    /// `olderThanMs`; `olderThanMs <= 0` deletes nothing. Returns the number deleted.
+    @discardableResult
+    func pruneExecLogs(olderThanMs: Int64) throws(StoreError) -> Int
+
+    // MARK: Operation audit (runtime.md §8)
+
+    /// All rows in ONE transaction, all or none; createdAt 0 = database now; `detail` is cut to
+    /// `OperationAuditRecord.maxDetailLength` scalars. An empty batch does not touch the database.
+    func appendOperationAudits(_ audits: [OperationAuditRecord]) throws(StoreError)
+    /// Newest first: (created_at, id) descending, at most `limit` (≤ 0 gives []); nil `sandboxID`
+    /// lists every sandbox's rows (and rows without one).
+    func listOperationAudits(sandboxID: String?, limit: Int) throws(StoreError) -> [OperationAuditRecord]
 }

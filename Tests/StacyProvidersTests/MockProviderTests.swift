@@ -114,6 +114,82 @@ final class MockProviderTests: XCTestCase {
         _ = try await small.destroy("small")
     }
 
+    func testFollowConsoleExactLinesAndSeveralFollowers() async throws {
+        let first = ConsoleEvents(), second = ConsoleEvents()
+        let a = provider.followConsole(id, lines: 2), b = provider.followConsole(id, lines: 0)
+        let consumers = [Task { await first.consume(a) }, Task { await second.consume(b) }]
+        defer { for consumer in consumers { consumer.cancel() } }
+        XCTAssertEqual(provider.followerCount(id), 2)
+        _ = try await sh("exit 3")
+        let firstSeen = await first.waitFor(3)
+        XCTAssertEqual(firstSeen, [.line("[INFO] workspace initialized at /workspace"), .line("[INFO] sandbox ready"),
+                                   .line("[EXEC] /bin/sh exit=3")])
+        let secondSeen = await second.waitFor(1)
+        XCTAssertEqual(secondSeen, [.line("[EXEC] /bin/sh exit=3")], "lines: 0 means live lines only")
+        // More than the buffer holds is clamped like console(); negative is treated as 0.
+        var iterator = provider.followConsole(id, lines: 5000).makeAsyncIterator()
+        for expected in ["[INFO] mock sandbox \(id) started", "[INFO] workspace initialized at /workspace"] {
+            let event = await iterator.next()
+            XCTAssertEqual(event, .line(expected))
+        }
+        let negative = ConsoleEvents()
+        let negativeStream = provider.followConsole(id, lines: -5)
+        let negativeConsumer = Task { await negative.consume(negativeStream) }
+        _ = try await sh("exit 4")
+        let negativeSeen = await negative.waitFor(1)
+        XCTAssertEqual(negativeSeen, [.line("[EXEC] /bin/sh exit=4")])
+        negativeConsumer.cancel()
+    }
+
+    func testFollowConsoleDroppingStreamReleasesFollower() async throws {
+        let provider = self.provider!, id = self.id
+        let first = await Task { () -> ConsoleEvent? in
+            // Leaving the loop drops the stream, which terminates it as cancelled.
+            for await event in provider.followConsole(id, lines: 1) { return event }
+            return nil
+        }.value
+        XCTAssertEqual(first, .line("[INFO] sandbox ready"))
+        var count = provider.followerCount(id)
+        for _ in 0..<100 where count != 0 {
+            try await Task.sleep(nanoseconds: 10_000_000)
+            count = provider.followerCount(id)
+        }
+        XCTAssertEqual(count, 0)
+    }
+
+    func testFollowConsoleLaggingFollowerIsEnded() async throws {
+        let small = MockProvider(rootDirectory: root, followerLagLimit: 5)
+        XCTAssertEqual(MockProvider.defaultFollowerLagLimit, 10_000)
+        _ = try await small.spawn(SpawnSpec(sandboxID: "lag"))
+        // Registered but never read: the 3 backlog lines plus exec lines pile up.
+        let stream = small.followConsole("lag", lines: 3)
+        _ = try await small.exec("lag", ExecSpec(argv: ["true"]))
+        _ = try await small.exec("lag", ExecSpec(argv: ["true"]))
+        XCTAssertEqual(small.followerCount("lag"), 1, "5 lines behind is within the bound")
+        _ = try await small.exec("lag", ExecSpec(argv: ["/bin/sh", "-c", "exit 6"]))
+        XCTAssertEqual(small.followerCount("lag"), 0, "6 lines behind drops the follower")
+        var events: [ConsoleEvent] = []
+        for await event in stream { events.append(event) }
+        XCTAssertEqual(events.count, 7)
+        XCTAssertEqual(events.suffix(2), [.line("[EXEC] /bin/sh exit=6"), .ended])
+        // Following again resumes from the buffer.
+        var iterator = small.followConsole("lag", lines: 1).makeAsyncIterator()
+        let last = await iterator.next()
+        XCTAssertEqual(last, .line("[EXEC] /bin/sh exit=6"))
+        _ = try await small.destroy("lag")
+        let afterDestroy = await iterator.next()
+        XCTAssertEqual(afterDestroy, .ended)
+        // A backlog past the bound ends at once too.
+        let big = MockProvider(rootDirectory: root, consoleLimit: 10, followerLagLimit: 2)
+        _ = try await big.spawn(SpawnSpec(sandboxID: "big"))
+        var bigEvents: [ConsoleEvent] = []
+        for await event in big.followConsole("big", lines: 3) { bigEvents.append(event) }
+        XCTAssertEqual(bigEvents.count, 4)
+        XCTAssertEqual(bigEvents.last, .ended)
+        XCTAssertEqual(big.followerCount("big"), 0)
+        _ = try await big.destroy("big")
+    }
+
     // MARK: environment
 
     func testHostEnvironmentNotInherited() async throws {

@@ -44,6 +44,10 @@ class ProviderConformanceTests: XCTestCase {
         }
     }
 
+    /// Registered console followers of the runtime, or nil when the provider cannot tell (the
+    /// release check then only asserts that the consumer ends promptly).
+    func followerCount(_ runtimeID: String) -> Int? { nil }
+
     // MARK: lifecycle
 
     func testSpawnStatusDestroyTwiceThenExecFails() async throws {
@@ -256,6 +260,107 @@ class ProviderConformanceTests: XCTestCase {
         let runtimes = await provider.listRuntimes()
         XCTAssertTrue(runtimes.contains { $0.runtimeID == id })
     }
+
+    // MARK: console follow
+
+    func testFollowConsoleBacklogThenLiveLinesInOrder() async throws {
+        let before = try await provider.console(id, lines: 1000)
+        XCTAssertGreaterThanOrEqual(before.count, 2)
+        let events = ConsoleEvents()
+        let stream = provider.followConsole(id, lines: 2)
+        let consumer = Task { await events.consume(stream) }
+        defer { consumer.cancel() }
+        let backlog = await events.waitFor(2)
+        XCTAssertEqual(backlog, before.suffix(2).map { .line($0) }, "backlog: the last 2 lines, oldest first")
+        // Each exec appends at least its summary line, and it arrives while the stream stays open.
+        for code in 1...3 {
+            let seen = events.count
+            _ = try await sh("exit \(code)")
+            let now = await events.waitFor(seen + 1)
+            XCTAssertGreaterThan(now.count, seen, "no live line after exec \(code)")
+        }
+        let after = try await provider.console(id, lines: 1000)
+        XCTAssertEqual(Array(after.prefix(before.count)), before, "console trimmed during the test")
+        let expected = (before.suffix(2) + after.dropFirst(before.count)).map { ConsoleEvent.line($0) }
+        let received = await events.waitFor(expected.count)
+        XCTAssertEqual(received, expected, "backlog then every new line, in buffer order")
+        XCTAssertFalse(events.finished)
+    }
+
+    func testFollowConsoleEndsOnDestroy() async throws {
+        let events = ConsoleEvents()
+        let stream = provider.followConsole(id, lines: 1)
+        let consumer = Task { await events.consume(stream) }
+        _ = await events.waitFor(1)
+        let destroyed = id
+        let existed = try await provider.destroy(destroyed)
+        XCTAssertTrue(existed)
+        runtimeID = nil
+        let ended = await events.waitUntilFinished()
+        XCTAssertTrue(ended, "the stream did not finish after destroy")
+        if ended { await consumer.value } else { consumer.cancel() }
+        XCTAssertEqual(events.snapshot.last, .ended)
+        XCTAssertEqual(events.snapshot.filter { $0 == .ended }.count, 1)
+        // A destroyed or unknown runtime yields only `.ended`.
+        for missing in [destroyed, "conf-never-existed"] {
+            var only: [ConsoleEvent] = []
+            for await event in provider.followConsole(missing, lines: 10) { only.append(event) }
+            XCTAssertEqual(only, [.ended], missing)
+        }
+    }
+
+    func testFollowConsoleCancellingConsumerReleasesFollower() async throws {
+        let events = ConsoleEvents()
+        let stream = provider.followConsole(id, lines: 1)
+        let consumer = Task { await events.consume(stream) }
+        _ = await events.waitFor(1)
+        if let count = followerCount(id) { XCTAssertEqual(count, 1) }
+        consumer.cancel()
+        let ended = await events.waitUntilFinished(seconds: 2)
+        XCTAssertTrue(ended, "the consumer did not end on cancellation")
+        if ended { await consumer.value }
+        XCTAssertFalse(events.snapshot.contains(.ended), "cancellation is not a destroy")
+        if followerCount(id) != nil {
+            var count = followerCount(id)
+            for _ in 0..<100 where count != 0 {
+                try await Task.sleep(nanoseconds: 10_000_000)
+                count = followerCount(id)
+            }
+            XCTAssertEqual(count, 0, "the follower leaked after its consumer was cancelled")
+        }
+        // Appending after the follower left still works, and nothing is re-registered.
+        _ = try await sh("true")
+        if let count = followerCount(id) { XCTAssertEqual(count, 0) }
+    }
+}
+
+/// Collects a console follow stream for assertions; waits poll the collected events, not the provider.
+final class ConsoleEvents: @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [ConsoleEvent] = []
+    private var done = false
+
+    var snapshot: [ConsoleEvent] { lock.withLock { events } }
+    var count: Int { snapshot.count }
+    var finished: Bool { lock.withLock { done } }
+
+    func consume(_ stream: AsyncStream<ConsoleEvent>) async {
+        for await event in stream { lock.withLock { events.append(event) } }
+        lock.withLock { done = true }
+    }
+
+    /// The events once at least `count` arrived, or what arrived within `seconds`.
+    func waitFor(_ count: Int, seconds: Double = 5) async -> [ConsoleEvent] {
+        let until = Date().addingTimeInterval(seconds)
+        while self.count < count, Date() < until { try? await Task.sleep(nanoseconds: 5_000_000) }
+        return snapshot
+    }
+
+    func waitUntilFinished(seconds: Double = 5) async -> Bool {
+        let until = Date().addingTimeInterval(seconds)
+        while !finished, Date() < until { try? await Task.sleep(nanoseconds: 5_000_000) }
+        return finished
+    }
 }
 
 final class MockProviderConformanceTests: ProviderConformanceTests {
@@ -290,4 +395,9 @@ final class MockProviderConformanceTests: ProviderConformanceTests {
     override func testSymlinkEscapeRefused() async throws { try await super.testSymlinkEscapeRefused() }
     override func testConsoleReturnsLines() async throws { try await super.testConsoleReturnsLines() }
     override func testListRuntimesContainsSandbox() async throws { try await super.testListRuntimesContainsSandbox() }
+    override func testFollowConsoleBacklogThenLiveLinesInOrder() async throws { try await super.testFollowConsoleBacklogThenLiveLinesInOrder() }
+    override func testFollowConsoleEndsOnDestroy() async throws { try await super.testFollowConsoleEndsOnDestroy() }
+    override func testFollowConsoleCancellingConsumerReleasesFollower() async throws { try await super.testFollowConsoleCancellingConsumerReleasesFollower() }
+
+    override func followerCount(_ runtimeID: String) -> Int? { (provider as? MockProvider)?.followerCount(runtimeID) }
 }

@@ -135,6 +135,63 @@ final class SQLiteStoreContractTests: StoreContractTests {
         XCTAssertNil(try store.getSandbox("sb-000000000000000000000041")?.ownerID, "no stale binding")
     }
 
+    /// A batch is one transaction: a row the database rejects (here through a test trigger) in the
+    /// middle of a batch leaves none of the batch behind, and the writer stays usable.
+    func testBatchAppendsAreAllOrNothing() throws {
+        let store = try migratedStore()
+        let raw = try SQLiteConnection(path: try XCTUnwrap(databasePath), role: .writer)
+        try raw.execute("""
+            CREATE TRIGGER reject_event BEFORE INSERT ON events WHEN NEW.type = 'boom'
+                BEGIN SELECT RAISE(ABORT, 'rejected'); END;
+            CREATE TRIGGER reject_exec_log BEFORE INSERT ON exec_logs WHEN NEW.command = 'boom'
+                BEGIN SELECT RAISE(ABORT, 'rejected'); END;
+            CREATE TRIGGER reject_audit BEFORE INSERT ON operation_audit_logs WHEN NEW.action = 'boom'
+                BEGIN SELECT RAISE(ABORT, 'rejected'); END;
+            """)
+
+        XCTAssertThrowsError(try store.appendEvents([
+            EventRecord(type: "ok-1"), EventRecord(type: "boom"), EventRecord(type: "ok-2"),
+        ]))
+        XCTAssertNil(try store.latestEventSeq(), "first row of the failed batch rolled back")
+        XCTAssertEqual(try store.appendEvents([EventRecord(type: "ok-3")]).count, 1)
+        XCTAssertEqual(try store.listEvents(afterSeq: 0, limit: 10).map(\.type), ["ok-3"])
+
+        let sb = "sb-000000000000000000000070"
+        XCTAssertThrowsError(try store.appendExecLogs([
+            ExecLogRecord(sandboxID: sb, command: "ok-1"), ExecLogRecord(sandboxID: sb, command: "boom"),
+        ]))
+        XCTAssertEqual(try store.listExecLogs(sandboxID: sb, limit: 10), [])
+        try store.appendExecLogs([ExecLogRecord(sandboxID: sb, command: "ok-2")])
+        XCTAssertEqual(try store.listExecLogs(sandboxID: sb, limit: 10).map(\.command), ["ok-2"])
+
+        XCTAssertThrowsError(try store.appendOperationAudits([
+            OperationAuditRecord(actor: "a", action: "ok-1", status: "ok"),
+            OperationAuditRecord(actor: "a", action: "boom", status: "ok"),
+        ]))
+        XCTAssertEqual(try store.listOperationAudits(sandboxID: nil, limit: 10), [])
+        try store.appendOperationAudits([OperationAuditRecord(actor: "a", action: "ok-2", status: "ok")])
+        XCTAssertEqual(try store.listOperationAudits(sandboxID: nil, limit: 10).map(\.action), ["ok-2"])
+    }
+
+    /// The store keeps `detail` within the table's CHECK (length(detail) <= 2048), which counts
+    /// characters the way `maxDetailLength` does.
+    func testAuditDetailTruncationMatchesTheCheckConstraint() throws {
+        let store = try XCTUnwrap(try migratedStore() as? SQLiteStore)
+        try store.appendOperationAudits([
+            OperationAuditRecord(actor: "a", action: "x", status: "ok", detail: String(repeating: "ü🚀", count: 1_500)),
+        ])
+        let length = try store.read { c throws(StoreError) in
+            try c.queryFirst("SELECT length(detail) FROM operation_audit_logs") { $0.int(0) }
+        }
+        XCTAssertEqual(length, OperationAuditRecord.maxDetailLength)
+        // Without truncation the database itself refuses the row.
+        XCTAssertThrowsError(try store.write { c throws(StoreError) in
+            try c.run(
+                "INSERT INTO operation_audit_logs (actor, action, status, detail, created_at) VALUES ('a', 'x', 'ok', ?, 1)",
+                [.text(String(repeating: "a", count: OperationAuditRecord.maxDetailLength + 1))])
+        })
+    }
+
     func testMigrationListIsContiguousAndChecksummed() throws {
         XCTAssertNoThrow(try MigrationPlanner.checkSequence(SQLiteMigrations.all))
         XCTAssertEqual(SQLiteMigrations.all.map(\.version), Array(1...SQLiteMigrations.all.count))

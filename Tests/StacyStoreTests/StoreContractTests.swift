@@ -284,6 +284,114 @@ class StoreContractTests: XCTestCase {
         assertStoreError(.notFound) { _ = try store.listSandboxes(filter: SandboxFilter(limit: 3, afterID: "sb-ffffffffffffffffffffffff")) }
     }
 
+    // MARK: Reaper and metrics
+
+    func testListExpiredSandboxes() throws {
+        let store = try migratedStore()
+        let now = try store.now()
+        let hour: Int64 = 3_600_000
+        // (id suffix, state, expires_at, next_attempt_at)
+        let rows: [(String, String, Int64?, Int64?)] = [
+            ("01", "running", now - 3 * hour, nil),        // due
+            ("02", "running", now + hour, nil),            // not yet expired
+            ("03", "running", nil, nil),                   // no TTL
+            ("04", "destroyed", now - 4 * hour, nil),      // already gone
+            ("05", "creating", now - 4 * hour, nil),       // spawn still owns it
+            ("06", "expired", now - 2 * hour, nil),        // destroy pending: retried
+            ("07", "error", now - 5 * hour, now + hour),   // backing off
+            ("08", "unhealthy", now - hour, now - 1_000),  // backoff over
+            ("09", "stopped", now - 6 * hour, nil),        // any other state counts
+        ]
+        for (suffix, state, expires, next) in rows.shuffled() {
+            var record = sandbox("sb-0000000000000000000001\(suffix)", state: state)
+            record.expiresAt = expires
+            record.nextAttemptAt = next
+            try store.insertSandbox(record)
+        }
+        let due = try store.listExpiredSandboxes(limit: 100)
+        XCTAssertEqual(due.map(\.id), ["09", "01", "06", "08"].map { "sb-0000000000000000000001\($0)" }, "ordered by expires_at")
+        XCTAssertEqual(due.first, try store.getSandbox("sb-000000000000000000000109"), "whole rows")
+        XCTAssertEqual(try store.listExpiredSandboxes(limit: 2).map(\.id), ["sb-000000000000000000000109", "sb-000000000000000000000101"])
+        XCTAssertEqual(try store.listExpiredSandboxes(limit: 0), [])
+
+        // Same expires_at: id breaks the tie.
+        for suffix in ["11", "10"] {
+            var record = sandbox("sb-0000000000000000000001\(suffix)")
+            record.expiresAt = now - 10 * hour
+            try store.insertSandbox(record)
+        }
+        XCTAssertEqual(try store.listExpiredSandboxes(limit: 2).map(\.id), ["sb-000000000000000000000110", "sb-000000000000000000000111"])
+    }
+
+    func testScheduleSandboxRetry() throws {
+        let store = try migratedStore()
+        var record = sandbox("sb-000000000000000000000120")
+        record.expiresAt = try store.now() - 60_000
+        let stored = try store.insertSandbox(record)
+        XCTAssertEqual(try store.listExpiredSandboxes(limit: 10).map(\.id), [stored.id])
+
+        let before = try store.now()
+        try store.scheduleSandboxRetry(id: stored.id, afterMs: 300_000)
+        let after = try store.now()
+        let scheduled = try XCTUnwrap(try store.getSandbox(stored.id))
+        let next = try XCTUnwrap(scheduled.nextAttemptAt)
+        XCTAssertGreaterThanOrEqual(next, before + 300_000, "database now + afterMs")
+        XCTAssertLessThanOrEqual(next, after + 300_000)
+        XCTAssertEqual(scheduled.state, stored.state)
+        XCTAssertEqual(scheduled.updatedAt, stored.updatedAt, "bookkeeping, not a transition")
+        XCTAssertEqual(try store.listExpiredSandboxes(limit: 10), [], "backing off")
+
+        try store.scheduleSandboxRetry(id: stored.id, afterMs: -1_000)
+        XCTAssertEqual(try store.listExpiredSandboxes(limit: 10).map(\.id), [stored.id], "due again")
+        assertStoreError(.notFound) { try store.scheduleSandboxRetry(id: "sb-ffffffffffffffffffffffff", afterMs: 1_000) }
+    }
+
+    func testPurgeDestroyedSandboxes() throws {
+        let store = try migratedStore()
+        let hour: Int64 = 3_600_000
+        let old = try store.now() - 2 * hour
+        try store.insertSandbox(sandbox("sb-000000000000000000000130", state: "destroyed", createdAt: old))
+        try store.insertSandbox(sandbox("sb-000000000000000000000131", state: "destroyed", createdAt: old))
+        try store.insertSandbox(sandbox("sb-000000000000000000000132", state: "destroyed"))            // recent
+        try store.insertSandbox(sandbox("sb-000000000000000000000133", state: "running", createdAt: old))
+        try store.insertSandbox(sandbox("sb-000000000000000000000134", state: "expired", createdAt: old))
+        // Destroyed long ago but touched since: updated_at, not created_at, decides.
+        try store.insertSandbox(sandbox("sb-000000000000000000000135", state: "running", createdAt: old))
+        try store.updateSandboxState(id: "sb-000000000000000000000135", state: "destroyed", reason: "destroyed")
+
+        XCTAssertEqual(try store.purgeDestroyedSandboxes(olderThanMs: 0), 0, "<= 0 purges nothing")
+        XCTAssertEqual(try store.purgeDestroyedSandboxes(olderThanMs: hour), 2)
+        XCTAssertEqual(
+            try store.listSandboxes(filter: SandboxFilter(limit: 100)).map(\.id).sorted(),
+            ["sb-000000000000000000000132", "sb-000000000000000000000133", "sb-000000000000000000000134",
+             "sb-000000000000000000000135"])
+        XCTAssertEqual(try store.purgeDestroyedSandboxes(olderThanMs: hour), 0)
+    }
+
+    func testSandboxCounts() throws {
+        let store = try migratedStore()
+        XCTAssertEqual(try store.sandboxCounts(), [])
+        let rows: [(String, String, String, String?)] = [
+            ("01", "running", "mock", "w-2"), ("02", "running", "mock", "w-1"), ("03", "running", "mock", "w-1"),
+            ("04", "running", "mock", nil), ("05", "running", "namespace", "w-1"), ("06", "error", "mock", "w-1"),
+            ("07", "destroyed", "mock", nil), ("08", "destroyed", "mock", nil), ("09", "running", "mock", nil),
+        ]
+        for (suffix, state, provider, worker) in rows.shuffled() {
+            var record = sandbox("sb-0000000000000000000002\(suffix)", state: state)
+            record.provider = provider
+            record.workerID = worker
+            try store.insertSandbox(record)
+        }
+        XCTAssertEqual(try store.sandboxCounts(), [
+            SandboxCount(state: "destroyed", provider: "mock", workerID: nil, count: 2),
+            SandboxCount(state: "error", provider: "mock", workerID: "w-1", count: 1),
+            SandboxCount(state: "running", provider: "mock", workerID: nil, count: 2),
+            SandboxCount(state: "running", provider: "mock", workerID: "w-1", count: 2),
+            SandboxCount(state: "running", provider: "mock", workerID: "w-2", count: 1),
+            SandboxCount(state: "running", provider: "namespace", workerID: "w-1", count: 1),
+        ])
+    }
+
     // MARK: Settings
 
     func testSettingsUpsert() throws {
@@ -360,6 +468,162 @@ class StoreContractTests: XCTestCase {
         // Sequence numbers are never reused after pruning.
         let next = try store.appendEvent(EventRecord(type: "sandbox.destroyed"))
         XCTAssertGreaterThan(next, seqs[9] + 1)
+    }
+
+    /// One batch, seqs in input order; explicit created_at kept, 0 becomes database now.
+    func testAppendEventsBatch() throws {
+        let store = try migratedStore()
+        XCTAssertEqual(try store.appendEvents([]), [])
+        let before = try store.appendEvent(EventRecord(type: "sandbox.created"))
+        let batch = (0..<5).map { index in
+            EventRecord(
+                type: "exec.completed", sandboxID: "sb-\(index)", workerID: index == 0 ? nil : "w-\(index)",
+                tenantID: "t1", ownerID: "alice", dataJSON: #"{"i":\#(index)}"#,
+                createdAt: index == 2 ? 1_234 : 0)
+        }
+        let startedAt = try store.now()
+        let seqs = try store.appendEvents(batch)
+        XCTAssertEqual(seqs.count, batch.count)
+        XCTAssertEqual(seqs, seqs.sorted())
+        XCTAssertEqual(Set(seqs).count, seqs.count, "strictly increasing")
+        XCTAssertGreaterThan(seqs[0], before)
+
+        let stored = try store.listEvents(afterSeq: before, limit: 100)
+        XCTAssertEqual(stored.map(\.seq), seqs)
+        XCTAssertEqual(stored.map(\.dataJSON), batch.map(\.dataJSON), "input order kept")
+        XCTAssertEqual(stored[0].workerID, nil)
+        XCTAssertEqual(stored[1].workerID, "w-1")
+        XCTAssertEqual(stored[2].createdAt, 1_234, "explicit createdAt kept")
+        for index in [0, 1, 3, 4] {
+            XCTAssertGreaterThanOrEqual(stored[index].createdAt, startedAt, "0 means database now")
+        }
+        var expected = batch[4]
+        expected.seq = seqs[4]
+        expected.createdAt = stored[4].createdAt
+        XCTAssertEqual(stored[4], expected)
+        XCTAssertGreaterThan(try store.appendEvent(EventRecord(type: "sandbox.destroyed")), seqs[4])
+
+        // An empty batch does not touch the database, so it works even on a closed store.
+        store.close()
+        XCTAssertEqual(try store.appendEvents([]), [])
+        XCTAssertThrowsError(try store.appendEvents([EventRecord(type: "sandbox.created")]))
+    }
+
+    func testEarliestAndLatestEventSeq() throws {
+        let store = try migratedStore()
+        XCTAssertNil(try store.earliestEventSeq())
+        XCTAssertNil(try store.latestEventSeq())
+        let seqs = try store.appendEvents((0..<6).map { EventRecord(type: "e\($0)", createdAt: $0 < 2 ? 1_000 : 0) })
+        XCTAssertEqual(try store.earliestEventSeq(), seqs.first)
+        XCTAssertEqual(try store.latestEventSeq(), seqs.last)
+        // Pruning the two old ones moves the earliest; a gap check against it now sees them gone.
+        XCTAssertEqual(try store.pruneEvents(olderThanMs: 3_600_000, maxRows: 0), 2)
+        XCTAssertEqual(try store.earliestEventSeq(), seqs[2])
+        XCTAssertEqual(try store.latestEventSeq(), seqs.last)
+        XCTAssertEqual(try store.pruneEvents(olderThanMs: 0, maxRows: 1), 3)
+        XCTAssertEqual(try store.earliestEventSeq(), seqs.last)
+        XCTAssertEqual(try store.latestEventSeq(), seqs.last)
+        let next = try store.appendEvent(EventRecord(type: "later"))
+        XCTAssertEqual(try store.latestEventSeq(), next)
+        XCTAssertEqual(try store.earliestEventSeq(), seqs.last)
+    }
+
+    // MARK: Exec logs
+
+    func testExecLogsAppendListPrune() throws {
+        let store = try migratedStore()
+        let sb = "sb-000000000000000000000050"
+        let full = ExecLogRecord(
+            sandboxID: sb, command: "echo 'hi' && false", argvJSON: #"["/bin/sh","-c","echo 'hi' && false"]"#,
+            exitCode: 1, stdout: "hi\n🚀", stderr: "oops", durationMs: 42, createdAt: 5_000)
+        let bare = ExecLogRecord(sandboxID: sb, command: "sleep", createdAt: 6_000)
+        let other = ExecLogRecord(sandboxID: "sb-000000000000000000000051", command: "ls", exitCode: 0, createdAt: 7_000)
+        try store.appendExecLogs([full, bare, other])
+        try store.appendExecLogs([])
+
+        let listed = try store.listExecLogs(sandboxID: sb, limit: 10)
+        XCTAssertEqual(listed.map(\.command), ["sleep", "echo 'hi' && false"], "newest first, other sandbox excluded")
+        XCTAssertTrue(listed.allSatisfy { $0.id > 0 })
+        XCTAssertNotEqual(listed[0].id, listed[1].id)
+        var expectedFull = full
+        expectedFull.id = listed[1].id
+        XCTAssertEqual(listed[1], expectedFull, "every field round-trips")
+        var expectedBare = bare
+        expectedBare.id = listed[0].id
+        XCTAssertEqual(listed[0], expectedBare, "nil fields stay nil, argv defaults to []")
+        XCTAssertEqual(listed[0].argvJSON, "[]")
+        XCTAssertEqual(try store.listExecLogs(sandboxID: sb, limit: 1).map(\.command), ["sleep"])
+        XCTAssertEqual(try store.listExecLogs(sandboxID: sb, limit: 0), [])
+        XCTAssertEqual(try store.listExecLogs(sandboxID: "sb-ffffffffffffffffffffffff", limit: 10), [])
+
+        // createdAt 0 = database now; rows sharing a timestamp come newest (highest id) first.
+        let startedAt = try store.now()
+        try store.appendExecLogs((0..<3).map { ExecLogRecord(sandboxID: sb, command: "n\($0)") })
+        let recent = try store.listExecLogs(sandboxID: sb, limit: 10)
+        XCTAssertEqual(recent.map(\.command), ["n2", "n1", "n0", "sleep", "echo 'hi' && false"])
+        XCTAssertTrue(recent.prefix(3).allSatisfy { $0.createdAt >= startedAt })
+        XCTAssertEqual(recent.prefix(3).map(\.id), recent.prefix(3).map(\.id).sorted(by: >))
+
+        // Retention by database time; <= 0 keeps everything.
+        XCTAssertEqual(try store.pruneExecLogs(olderThanMs: 0), 0)
+        XCTAssertEqual(try store.pruneExecLogs(olderThanMs: 3_600_000), 3, "the three stamped in 1970 go")
+        XCTAssertEqual(try store.listExecLogs(sandboxID: sb, limit: 10).map(\.command), ["n2", "n1", "n0"])
+        XCTAssertEqual(try store.listExecLogs(sandboxID: "sb-000000000000000000000051", limit: 10), [])
+        XCTAssertEqual(try store.pruneExecLogs(olderThanMs: 3_600_000), 0)
+
+        store.close()
+        XCTAssertNoThrow(try store.appendExecLogs([]), "an empty batch does not touch the database")
+    }
+
+    // MARK: Operation audit
+
+    func testOperationAuditsAppendList() throws {
+        let store = try migratedStore()
+        let sb = "sb-000000000000000000000060"
+        let spawn = OperationAuditRecord(
+            actor: "key-1", onBehalfOf: "alice", tenantID: "t1", action: "sandbox.spawn", sandboxID: sb,
+            resource: "ubuntu:24.04", provider: "mock", workerID: "local", status: "ok", detail: "spawned",
+            createdAt: 1_000)
+        let failed = OperationAuditRecord(actor: "key-2", action: "sandbox.spawn", status: "error", createdAt: 2_000)
+        let exec = OperationAuditRecord(
+            actor: "key-1", onBehalfOf: "alice", tenantID: "t1", action: "exec", sandboxID: sb,
+            resource: "ls -la", status: "ok", createdAt: 3_000)
+        try store.appendOperationAudits([spawn, failed, exec])
+        try store.appendOperationAudits([])
+
+        let all = try store.listOperationAudits(sandboxID: nil, limit: 10)
+        XCTAssertEqual(all.map(\.createdAt), [3_000, 2_000, 1_000], "newest first")
+        XCTAssertTrue(all.allSatisfy { $0.id > 0 })
+        XCTAssertEqual(Set(all.map(\.id)).count, 3)
+        var expectedSpawn = spawn
+        expectedSpawn.id = all[2].id
+        XCTAssertEqual(all[2], expectedSpawn, "every field round-trips")
+        var expectedFailed = failed
+        expectedFailed.id = all[1].id
+        XCTAssertEqual(all[1], expectedFailed, "nil fields stay nil")
+        XCTAssertEqual(try store.listOperationAudits(sandboxID: sb, limit: 10).map(\.action), ["exec", "sandbox.spawn"])
+        XCTAssertEqual(try store.listOperationAudits(sandboxID: sb, limit: 1).map(\.action), ["exec"])
+        XCTAssertEqual(try store.listOperationAudits(sandboxID: nil, limit: 2).map(\.createdAt), [3_000, 2_000])
+        XCTAssertEqual(try store.listOperationAudits(sandboxID: "sb-ffffffffffffffffffffffff", limit: 10), [])
+        XCTAssertEqual(try store.listOperationAudits(sandboxID: nil, limit: 0), [])
+
+        // createdAt 0 = database now; a detail over 2048 characters is cut, never rejected, so the
+        // rest of the batch still lands. 🚀 is one Unicode scalar (4 UTF-8 bytes): characters, not bytes.
+        let startedAt = try store.now()
+        let exact = String(repeating: "é", count: OperationAuditRecord.maxDetailLength)
+        try store.appendOperationAudits([
+            OperationAuditRecord(actor: "key-3", action: "file.write", sandboxID: sb, status: "error",
+                                 detail: String(repeating: "🚀", count: 3_000)),
+            OperationAuditRecord(actor: "key-3", action: "file.read", sandboxID: sb, status: "ok", detail: exact),
+        ])
+        let newest = try store.listOperationAudits(sandboxID: sb, limit: 2)
+        XCTAssertEqual(newest.map(\.action), ["file.read", "file.write"], "same timestamp: higher id first")
+        XCTAssertTrue(newest.allSatisfy { $0.createdAt >= startedAt })
+        XCTAssertEqual(newest[0].detail, exact, "exactly 2048 characters is kept whole")
+        XCTAssertEqual(newest[1].detail, String(repeating: "🚀", count: OperationAuditRecord.maxDetailLength))
+
+        store.close()
+        XCTAssertNoThrow(try store.appendOperationAudits([]), "an empty batch does not touch the database")
     }
 
     // MARK: Text fidelity
