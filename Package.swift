@@ -34,7 +34,7 @@ let package = Package(
                 dependencies: ["StacyHTTP", "StacyAPI", "StacyJSON", "StacyConfig", "StacyStore", "StacyProviders",
                                "StacyOrchestrator"]),
         .executableTarget(name: "stacyvm", dependencies: [
-            "StacyServer", "StacyConfig", "StacyStore", "StacyJSON",
+            "StacyServer", "StacyConfig", "StacyStore", "StacyJSON", "StacyOrchestrator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

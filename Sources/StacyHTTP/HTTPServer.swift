@@ -21,8 +21,26 @@ public struct HTTPServerConfig: Sendable {
     /// Bytes a stream may hold unsent before its producer waits.
     public var streamBufferCap: Int = 1 << 20
     public var log: Log = Log()
+    /// Cross-origin policy (api.md §1 CORS); nil = no Origin checks (tests of the bare server).
+    public var cors: CORSPolicy?
 
     public init() {}
+}
+
+/// api.md §1: only listed origins (or `*`) may call cross-origin; preflight is answered before
+/// any auth; any request with another `Origin` gets 403, which stops drive-by browser requests
+/// to a local server.
+public struct CORSPolicy: Sendable {
+    public var allowedOrigins: [String]
+    public init(allowedOrigins: [String]) { self.allowedOrigins = allowedOrigins }
+
+    public func allows(_ origin: String) -> Bool {
+        allowedOrigins.contains("*") || allowedOrigins.contains(origin)
+    }
+
+    static let methods = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+    static let headers = "Content-Type, Authorization, X-API-Key, X-Admin-API-Key, X-User-ID, X-Tenant-ID, X-Request-ID, Idempotency-Key, Last-Event-ID, X-Preview-Token"
+    static let exposed = "X-Request-ID, X-Stacyvm-Truncated, X-Stacyvm-Stdout-Truncated, X-Stacyvm-Stderr-Truncated, Retry-After, Warning"
 }
 
 public struct HTTPServerError: Error, CustomStringConvertible {

@@ -21,6 +21,8 @@ final class RequestContext: @unchecked Sendable {
     var discardedBytes = 0
     var status = 0
     var responded = false
+    /// An allowed cross-origin caller; every response then carries the CORS headers.
+    var corsOrigin: String?
     var stream: ResponseStream?
     /// The async handler's answer, and the connection it will resume (as bits: `OpaquePointer`
     /// is not Sendable, and it is only turned back into a pointer under this lock).
@@ -110,6 +112,17 @@ final class ServerCore: Sendable {
     /// body above the limit (so the client does not upload it at all).
     func earlyResponse(_ context: RequestContext) -> HTTPResponse? {
         if isShuttingDown { return APIError.unavailable("server is shutting down").response }
+        if let policy = config.cors, let origin = context.headers["Origin"] {
+            guard policy.allows(origin) else {
+                return APIError(status: 403, code: "FORBIDDEN", message: "origin not allowed").response
+            }
+            context.corsOrigin = origin
+            if context.method == "OPTIONS" && context.headers["Access-Control-Request-Method"] != nil {
+                return HTTPResponse(status: 204, headers: [("Access-Control-Allow-Methods", CORSPolicy.methods),
+                                                           ("Access-Control-Allow-Headers", CORSPolicy.headers),
+                                                           ("Access-Control-Max-Age", "600")])
+            }
+        }
         switch context.match {
         case .notFound: return APIError.routeNotFound.response
         case .badPath: return APIError.badRequest("malformed path: bad percent-encoding or invalid UTF-8").response
@@ -241,6 +254,11 @@ final class ServerCore: Sendable {
         guard let mhdResponse else { return .NO }
         for (name, value) in response.headers { _ = MHD_add_response_header(mhdResponse, name, value) }
         _ = MHD_add_response_header(mhdResponse, "X-Request-ID", context.requestID)
+        if let origin = context.corsOrigin {
+            _ = MHD_add_response_header(mhdResponse, "Access-Control-Allow-Origin", origin)
+            _ = MHD_add_response_header(mhdResponse, "Access-Control-Expose-Headers", CORSPolicy.exposed)
+            _ = MHD_add_response_header(mhdResponse, "Vary", "Origin")
+        }
         context.status = response.status
         context.responded = true
         let queued = MHD_queue_response(connection, UInt32(response.status), mhdResponse)

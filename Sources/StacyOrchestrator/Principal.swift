@@ -12,11 +12,20 @@ public struct Principal: Sendable, Equatable {
     /// "" means no owner: such a principal sees only sandboxes without an owner unless its role
     /// lets it see the whole tenant.
     public let ownerID: String
+    /// Who acts, for logs and audit: a key ID, a config key name, or `anonymous`.
+    public let actor: String
+    /// Whether tenant and owner come from the credential itself (then headers cannot change them).
+    public let boundTenant: Bool
+    public let boundOwner: Bool
 
-    public init(role: Role, tenantID: String = "", ownerID: String = "") {
+    public init(role: Role, tenantID: String = "", ownerID: String = "", actor: String = "anonymous",
+                boundTenant: Bool = false, boundOwner: Bool = false) {
         self.role = role
         self.tenantID = tenantID
         self.ownerID = ownerID
+        self.actor = actor
+        self.boundTenant = boundTenant
+        self.boundOwner = boundOwner
     }
 
     public var scopes: Set<String> {

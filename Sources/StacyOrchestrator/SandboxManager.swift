@@ -270,6 +270,11 @@ public final class SandboxManager: Sendable {
 
     // MARK: lookup helpers
 
+    /// 404 unless `id` names a live sandbox the caller may see.
+    public func requireLive(_ id: String, principal: Principal) throws(APIError) {
+        _ = try liveRecord(id, principal: principal)
+    }
+
     /// The record if the caller may see it, destroyed ones included (for idempotent destroy).
     func visibleRecord(_ id: String, principal: Principal) throws(APIError) -> SandboxRecord {
         guard Validate.isSandboxID(id), let record = try storeCall({ try store.getSandbox(id) }),

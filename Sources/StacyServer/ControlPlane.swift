@@ -21,7 +21,7 @@ public enum ControlPlaneRoutes {
     public static let all: [RouteInfo] = [
         SystemRoutes.health, SystemRoutes.live, SystemRoutes.ready, SystemRoutes.metrics,
         SystemRoutes.prometheus, SystemRoutes.openAPI, SystemRoutes.swagger,
-    ] + SandboxRoutes.all + ExecRoutes.all + FileRoutes.all + EventRoutes.all
+    ] + SandboxRoutes.all + ExecRoutes.all + FileRoutes.all + EventRoutes.all + AdminRoutes.all
 
     /// Sorted by path, then method (cli.md, `routes`).
     public static func entries() -> [RouteEntry] {
@@ -44,9 +44,13 @@ public final class ControlPlane: Sendable {
 
     /// Builds the server from validated config. The store must already be migrated (or the
     /// caller accepts a not-ready server).
+    public let auth: Authenticator
+
     public init(config: Config, store: any Store, log: Log, instanceID: String,
                 environment: [String: String] = [:]) throws {
-        try ControlPlane.refuseInsecureExposure(config)
+        auth = Authenticator(settings: Authenticator.settings(from: config, loopbackListener: ControlPlane.isLoopback(config.server.host)),
+                             store: store)
+        try ControlPlane.refuseInsecureExposure(config, credentialsConfigured: auth.credentialsConfigured)
         let (registry, warnings) = try ControlPlane.providers(config, environment: environment)
         for warning in warnings { log.warn(warning) }
         let settings = ManagerSettings(config: config, listenPort: config.server.port)
@@ -67,9 +71,11 @@ public final class ControlPlane: Sendable {
         state = SystemState(store: store, httpStats: stats, openAPIDocument: document, warnings: warnings,
                             manager: manager, events: events)
         var router = Router()
-        let routes = SystemRoutes.routes(state) + SandboxRoutes.routes(manager, warnings: warnings)
-            + ExecRoutes.routes(manager) + FileRoutes.routes(manager)
-            + EventRoutes.routes(manager, hub: events, store: store, keepalive: UInt64(settings.streamKeepalive.nanoseconds))
+        let routes = SystemRoutes.routes(state, auth: auth) + SandboxRoutes.routes(manager, auth: auth, warnings: warnings)
+            + ExecRoutes.routes(manager, auth: auth) + FileRoutes.routes(manager, auth: auth)
+            + EventRoutes.routes(manager, auth: auth, hub: events, store: store,
+                                 keepalive: UInt64(settings.streamKeepalive.nanoseconds))
+            + AdminRoutes.routes(store: store, auth: auth)
         for route in routes { router.add(route) }
         precondition(router.routes.map(\.info) == ControlPlaneRoutes.all, "route table and served routes differ")
 
@@ -81,6 +87,7 @@ public final class ControlPlane: Sendable {
         http.idleTimeoutSeconds = max(1, Int(config.server.idleTimeout.nanoseconds / GoDuration.second))
         http.maxBodyBytes = config.limits.maxJSONBodyBytes
         http.log = log
+        http.cors = CORSPolicy(allowedOrigins: config.server.corsAllowedOrigins)
         server = HTTPServer(config: http, router: router, stats: stats)
         shutdownTimeout = config.server.shutdownTimeout
         self.instanceID = instanceID
@@ -144,12 +151,17 @@ public final class ControlPlane: Sendable {
         return (ProviderRegistry(providers: [mock], defaultName: "mock"), warnings)
     }
 
-    /// api.md §3.1: never listen beyond loopback without an API credential. Authentication is
-    /// not built yet, so no credential can make a non-loopback listener safe: refuse them all.
-    public static func refuseInsecureExposure(_ config: Config) throws {
-        guard isLoopback(config.server.host) else {
-            throw StartupError("server.host \(config.server.host) is not a loopback address; this version has no API "
-                + "authentication yet, so it only listens on loopback (127.0.0.1, ::1 or localhost)")
+    /// api.md §3.1 and runtime.md §2.3: never listen beyond loopback without an API credential,
+    /// and never offer the mock provider (no isolation) there unless the config says so.
+    public static func refuseInsecureExposure(_ config: Config, credentialsConfigured: Bool) throws {
+        guard !isLoopback(config.server.host) else { return }
+        guard credentialsConfigured else {
+            throw StartupError("server.host \(config.server.host) is not a loopback address and no API credential is "
+                + "configured (auth.api_key, auth.admin_api_key, auth.api_keys or database keys)")
+        }
+        guard config.value("providers.mock.allow_non_loopback")?.boolValue == true else {
+            throw StartupError("the mock provider gives no isolation: on a non-loopback address it needs "
+                + "providers.mock.allow_non_loopback: true")
         }
     }
 

@@ -29,10 +29,10 @@ enum EventRoutes {
         }
     }
 
-    static func routes(_ manager: SandboxManager, hub: EventHub, store: any Store, keepalive: UInt64) -> [Route] {
+    static func routes(_ manager: SandboxManager, auth: Authenticator, hub: EventHub, store: any Store, keepalive: UInt64) -> [Route] {
         [
             Route(events, handler: .sync { request in
-                let caller = try authorize(request, events)
+                let caller = try auth.authorize(request, events)
                 let filter = Filter(principal: caller, sandboxID: try request.queryValue("sandbox_id"),
                                     types: (try request.queryValue("types") ?? "").split(separator: ",")
                                         .map { String($0).trimmingCharacters() }.filter { !$0.isEmpty })

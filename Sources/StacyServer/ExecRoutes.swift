@@ -19,10 +19,10 @@ enum ExecRoutes {
     static let exec = RouteInfo(method: "POST", path: "/api/v1/sandboxes/{id}/exec", operationID: "execCommand", scope: "api:*")
     static let all = [exec]
 
-    static func routes(_ manager: SandboxManager) -> [Route] {
+    static func routes(_ manager: SandboxManager, auth: Authenticator) -> [Route] {
         [
             Route(exec, handler: .async { request in
-                let caller = try authorize(request, exec)
+                let caller = try auth.authorize(request, exec, sandboxIn: manager)
                 let body = try request.decodeJSON(ExecRequest.self)
                 let prepared = try await manager.prepareExec(request.pathParameter("id"), body, principal: caller)
                 if body.stream == true { return try stream(prepared, manager) }

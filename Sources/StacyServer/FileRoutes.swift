@@ -16,11 +16,11 @@ enum FileRoutes {
 
     static let all = [read, write, upload, delete, list, stat, glob, move, chmod]
 
-    static func routes(_ manager: SandboxManager) -> [Route] {
+    static func routes(_ manager: SandboxManager, auth: Authenticator) -> [Route] {
         let maxFile = manager.settings.maxFileBytes
         return [
             Route(read, handler: .async { request in
-                let caller = try authorize(request, read)
+                let caller = try auth.authorize(request, read, sandboxIn: manager)
                 switch try await manager.readFile(request.pathParameter("id"), path: request.queryValue("path"),
                                                   encoding: request.queryValue("encoding"), principal: caller) {
                 case .raw(let bytes):
@@ -32,41 +32,41 @@ enum FileRoutes {
             // JSON writes carry base64, so their limit is 4/3 of the file limit plus room for
             // the other fields (api.md §1).
             Route(write, maxBodyBytes: maxFile / 3 * 4 + (64 << 10), handler: .async { request in
-                let caller = try authorize(request, write)
+                let caller = try auth.authorize(request, write, sandboxIn: manager)
                 try await manager.writeFile(request.pathParameter("id"), request.decodeJSON(WriteFileRequest.self), principal: caller)
                 return .json(StatusMessage(status: "written"))
             }),
             Route(upload, maxBodyBytes: maxFile, handler: .async { request in
-                let caller = try authorize(request, upload)
+                let caller = try auth.authorize(request, upload, sandboxIn: manager)
                 let size = try await manager.uploadFile(request.pathParameter("id"), path: request.queryValue("path"),
                                                         mode: request.queryValue("mode"), bytes: request.body, principal: caller)
                 return .json(StatusMessage(status: "written", size: size))
             }),
             Route(delete, handler: .async { request in
-                let caller = try authorize(request, delete)
+                let caller = try auth.authorize(request, delete, sandboxIn: manager)
                 try await manager.deleteFile(request.pathParameter("id"), path: request.queryValue("path"),
                                              recursive: SandboxRoutes.flag(request.queryValue("recursive")), principal: caller)
                 return .json(StatusMessage(status: "deleted"))
             }),
             Route(list, handler: .async { request in
-                let caller = try authorize(request, list)
+                let caller = try auth.authorize(request, list, sandboxIn: manager)
                 return .json(try await manager.listFiles(request.pathParameter("id"), path: request.queryValue("path"), principal: caller))
             }),
             Route(stat, handler: .async { request in
-                let caller = try authorize(request, stat)
+                let caller = try auth.authorize(request, stat, sandboxIn: manager)
                 return .json(try await manager.statFile(request.pathParameter("id"), path: request.queryValue("path"), principal: caller))
             }),
             Route(glob, handler: .async { request in
-                let caller = try authorize(request, glob)
+                let caller = try auth.authorize(request, glob, sandboxIn: manager)
                 return .json(try await manager.globFiles(request.pathParameter("id"), pattern: request.queryValue("pattern"), principal: caller))
             }),
             Route(move, handler: .async { request in
-                let caller = try authorize(request, move)
+                let caller = try auth.authorize(request, move, sandboxIn: manager)
                 try await manager.moveFile(request.pathParameter("id"), request.decodeJSON(MoveFileRequest.self), principal: caller)
                 return .json(StatusMessage(status: "moved"))
             }),
             Route(chmod, handler: .async { request in
-                let caller = try authorize(request, chmod)
+                let caller = try auth.authorize(request, chmod, sandboxIn: manager)
                 try await manager.chmodFile(request.pathParameter("id"), request.decodeJSON(ChmodRequest.self), principal: caller)
                 return .json(StatusMessage(status: "chmod applied"))
             }),

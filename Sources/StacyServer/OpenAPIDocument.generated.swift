@@ -33,6 +33,10 @@ let openAPIDocumentText = ##"""
     {
       "name": "events",
       "description": "Server-Sent Events."
+    },
+    {
+      "name": "admin",
+      "description": "Administration (admin:* scope)."
     }
   ],
   "paths": {
@@ -1979,6 +1983,170 @@ let openAPIDocumentText = ##"""
           }
         }
       }
+    },
+    "/api/v1/admin/api-keys": {
+      "get": {
+        "tags": [
+          "admin"
+        ],
+        "summary": "List API keys",
+        "operationId": "listAPIKeys",
+        "x-stacyvm-scope": "admin:*",
+        "security": [
+          {
+            "ApiKey": []
+          }
+        ],
+        "description": "Every key (revoked ones included) without secrets, with `last_used_at`.",
+        "responses": {
+          "200": {
+            "description": "The keys.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "array",
+                  "items": {
+                    "$ref": "#/components/schemas/APIKey"
+                  }
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      },
+      "post": {
+        "tags": [
+          "admin"
+        ],
+        "summary": "Create an API key",
+        "operationId": "createAPIKey",
+        "x-stacyvm-scope": "admin:*",
+        "security": [
+          {
+            "ApiKey": []
+          }
+        ],
+        "description": "The new key is in `key`, shown once.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/CreateAPIKeyRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "Created.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/APIKey"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/admin/api-keys/{keyID}": {
+      "delete": {
+        "tags": [
+          "admin"
+        ],
+        "summary": "Revoke an API key",
+        "operationId": "revokeAPIKey",
+        "x-stacyvm-scope": "admin:*",
+        "security": [
+          {
+            "ApiKey": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "keyID",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Revoked.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/StatusMessage"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
     }
   },
   "components": {
@@ -3103,6 +3271,88 @@ let openAPIDocumentText = ##"""
           },
           "error": {
             "$ref": "#/components/schemas/Error"
+          }
+        }
+      },
+      "APIKey": {
+        "type": "object",
+        "required": [
+          "id",
+          "role",
+          "description",
+          "created_at"
+        ],
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "key": {
+            "type": "string",
+            "description": "`svmk_<id>_<43 base64url characters>`; only in the response that creates the key. Only its SHA-256 is stored."
+          },
+          "role": {
+            "type": "string",
+            "enum": [
+              "viewer",
+              "api",
+              "operator",
+              "tenant_admin",
+              "admin"
+            ]
+          },
+          "tenant_id": {
+            "type": "string"
+          },
+          "owner_id": {
+            "type": "string"
+          },
+          "description": {
+            "type": "string"
+          },
+          "created_at": {
+            "$ref": "#/components/schemas/Timestamp"
+          },
+          "expires_at": {
+            "$ref": "#/components/schemas/Timestamp"
+          },
+          "revoked_at": {
+            "$ref": "#/components/schemas/Timestamp"
+          },
+          "last_used_at": {
+            "$ref": "#/components/schemas/Timestamp"
+          }
+        }
+      },
+      "CreateAPIKeyRequest": {
+        "type": "object",
+        "required": [
+          "role"
+        ],
+        "properties": {
+          "role": {
+            "type": "string",
+            "enum": [
+              "viewer",
+              "api",
+              "operator",
+              "tenant_admin",
+              "admin"
+            ]
+          },
+          "tenant_id": {
+            "type": "string",
+            "description": "Binds the key to a tenant."
+          },
+          "owner_id": {
+            "type": "string",
+            "description": "Binds the key to an owner."
+          },
+          "description": {
+            "type": "string"
+          },
+          "expires_in": {
+            "type": "string",
+            "description": "Go duration; absent = no expiry."
           }
         }
       }

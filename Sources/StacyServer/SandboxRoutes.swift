@@ -5,18 +5,21 @@ import StacyConfig
 import StacyOrchestrator
 import StacyProviders
 
-/// Who is calling. Only anonymous loopback mode exists so far (api.md §3.1, case 4): the server
-/// refuses any other listener until API keys land.
-func principal(_ request: HTTPRequest) throws(APIError) -> Principal {
-    let userID = try request.header("X-User-ID").map { (raw) throws(APIError) in try Validate.ownerID(raw) }
-    return Principal.anonymous(userID: userID)
-}
+extension Authenticator {
+    /// The caller, checked against the route's scope (api.md §4).
+    func authorize(_ request: HTTPRequest, _ route: RouteInfo) throws(APIError) -> Principal {
+        let caller = try authenticate(request)
+        try caller.require(route.scope)
+        return caller
+    }
 
-/// Checks the route's scope and returns the caller.
-func authorize(_ request: HTTPRequest, _ route: RouteInfo) throws(APIError) -> Principal {
-    let caller = try principal(request)
-    try caller.require(route.scope)
-    return caller
+    /// As `authorize`, and the `{id}` sandbox must be one the caller may see: checked before the
+    /// body or query is validated, so a sandbox of someone else is always 404, never 400.
+    func authorize(_ request: HTTPRequest, _ route: RouteInfo, sandboxIn manager: SandboxManager) throws(APIError) -> Principal {
+        let caller = try authorize(request, route)
+        try manager.requireLive(request.pathParameter("id"), principal: caller)
+        return caller
+    }
 }
 
 /// api.md §5: sandbox lifecycle routes.
@@ -33,10 +36,10 @@ enum SandboxRoutes {
 
     static let all = [list, create, prune, get, destroy, extend, stats, logs, pool]
 
-    static func routes(_ manager: SandboxManager, warnings: [String]) -> [Route] {
+    static func routes(_ manager: SandboxManager, auth: Authenticator, warnings: [String]) -> [Route] {
         [
             Route(list, handler: .sync { request in
-                let caller = try authorize(request, list)
+                let caller = try auth.authorize(request, list)
                 var filter = SandboxManager.ListFilter()
                 filter.state = try request.queryValue("state")
                 filter.provider = try request.queryValue("provider")
@@ -50,7 +53,7 @@ enum SandboxRoutes {
                 return response
             }),
             Route(create, handler: .async { request in
-                let caller = try authorize(request, create)
+                let caller = try auth.authorize(request, create)
                 let body = try request.decodeJSON(SpawnRequest.self)
                 var response = HTTPResponse.json(try await manager.spawn(body, principal: caller), status: 201)
                 // runtime.md §2.3: a spawn on the mock default says loudly that nothing is isolated.
@@ -58,29 +61,29 @@ enum SandboxRoutes {
                 return response
             }),
             Route(prune, handler: .async { request in
-                let caller = try authorize(request, prune)
+                let caller = try auth.authorize(request, prune)
                 return .json(PruneResult(pruned: try await manager.prune(principal: caller)))
             }),
             Route(get, handler: .sync { request in
-                let caller = try authorize(request, get)
+                let caller = try auth.authorize(request, get, sandboxIn: manager)
                 return .json(try manager.get(request.pathParameter("id"), principal: caller))
             }),
             Route(destroy, handler: .async { request in
-                let caller = try authorize(request, destroy)
+                let caller = try auth.authorize(request, destroy)
                 try await manager.destroy(request.pathParameter("id"), principal: caller)
                 return .json(StatusMessage(status: "destroyed"))
             }),
             Route(extend, handler: .sync { request in
-                let caller = try authorize(request, extend)
+                let caller = try auth.authorize(request, extend, sandboxIn: manager)
                 let body = try request.decodeJSON(ExtendRequest.self)
                 return .json(try manager.extend(request.pathParameter("id"), body, principal: caller))
             }),
             Route(stats, handler: .async { request in
-                let caller = try authorize(request, stats)
+                let caller = try auth.authorize(request, stats, sandboxIn: manager)
                 return .json(try await manager.stats(request.pathParameter("id"), principal: caller))
             }),
             Route(logs, handler: .async { request in
-                let caller = try authorize(request, logs)
+                let caller = try auth.authorize(request, logs, sandboxIn: manager)
                 let raw = try request.queryValue("lines") ?? "100"
                 guard let lines = Int(raw) else { throw APIError.badRequest("lines must be an integer") }
                 if flag(try request.queryValue("follow")) {
@@ -89,7 +92,7 @@ enum SandboxRoutes {
                 return .json(try await manager.logs(request.pathParameter("id"), lines: lines, principal: caller))
             }),
             Route(pool, handler: .sync { request in
-                _ = try authorize(request, pool)
+                _ = try auth.authorize(request, pool)
                 return .json(PoolStatus(enabled: false))
             }),
         ]

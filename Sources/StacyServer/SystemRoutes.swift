@@ -61,7 +61,7 @@ enum SystemRoutes {
     static let openAPI = RouteInfo(method: "GET", path: "/api/v1/openapi.json", operationID: "getOpenAPIDocument", scope: "public")
     static let swagger = RouteInfo(method: "GET", path: "/swagger/doc.json", operationID: "getSwaggerDocument", scope: "public")
 
-    static func routes(_ state: SystemState) -> [Route] {
+    static func routes(_ state: SystemState, auth: Authenticator) -> [Route] {
         [
             Route(health, handler: .sync { _ in
                 // Load balancers poll this hardest, and its body only changes when the uptime
@@ -77,8 +77,13 @@ enum SystemRoutes {
                 .json(LiveResponse(version: BuildInfo.version, uptime: state.uptimeText))
             }),
             Route(ready, handler: .sync { _ in readiness(state) }),
-            Route(metrics, handler: .async { _ in .json(await metricsBody(state)) }),
-            Route(prometheus, handler: .async { _ in
+            Route(metrics, handler: .async { request in
+                _ = try auth.authorize(request, metrics)
+                return .json(await metricsBody(state))
+            }),
+            Route(prometheus, handler: .async { request in
+                _ = try auth.authorize(request, prometheus)
+                return
                 .text(PrometheusText.render(state, await MetricsSnapshot.take(state)),
                       contentType: "text/plain; version=0.0.4; charset=utf-8")
             }),

@@ -257,3 +257,37 @@ public struct SandboxCount: Sendable, Equatable {
         self.count = count
     }
 }
+
+/// A row of `api_keys` (runtime.md §12). Only the SHA-256 of a key is stored, never the key.
+public struct APIKeyRecord: Sendable, Equatable {
+    public var id: String
+    /// Lowercase hex SHA-256 of the key; unique across all keys.
+    public var keySHA256: String
+    public var role: String
+    public var tenantID: String?
+    public var ownerID: String?
+    public var description: String
+    /// 0 on insert means "database now".
+    public var createdAt: Int64
+    /// nil = never expires.
+    public var expiresAt: Int64?
+    public var revokedAt: Int64?
+    public var lastUsedAt: Int64?
+
+    public init(
+        id: String, keySHA256: String, role: String, tenantID: String? = nil, ownerID: String? = nil,
+        description: String = "", createdAt: Int64 = 0, expiresAt: Int64? = nil, revokedAt: Int64? = nil,
+        lastUsedAt: Int64? = nil
+    ) {
+        self.id = id
+        self.keySHA256 = keySHA256
+        self.role = role
+        self.tenantID = tenantID
+        self.ownerID = ownerID
+        self.description = description
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+        self.lastUsedAt = lastUsedAt
+    }
+}

@@ -120,4 +120,26 @@ public protocol Store: Sendable {
     /// Newest first: (created_at, id) descending, at most `limit` (≤ 0 gives []); nil `sandboxID`
     /// lists every sandbox's rows (and rows without one).
     func listOperationAudits(sandboxID: String?, limit: Int) throws(StoreError) -> [OperationAuditRecord]
+
+    // MARK: API keys (runtime.md §12)
+
+    // A key is *active* when `revoked_at` is NULL and `expires_at` is NULL or later than database now.
+
+    /// createdAt 0 = database now. `.conflict` if the ID or the key hash is already stored (both are
+    /// unique in the schema). Returns the stored row.
+    @discardableResult
+    func insertAPIKey(_ key: APIKeyRecord) throws(StoreError) -> APIKeyRecord
+    /// The active key with this hash, or nil (unknown, revoked or expired).
+    func findActiveAPIKey(sha256: String) throws(StoreError) -> APIKeyRecord?
+    /// Every key, revoked and expired ones included; only `tenantID`'s when given. Ordered by
+    /// (created_at, id).
+    func listAPIKeys(tenantID: String?) throws(StoreError) -> [APIKeyRecord]
+    /// Sets revoked_at = database now. False when the ID is unknown or the key is already revoked
+    /// (the first revocation time is kept).
+    @discardableResult
+    func revokeAPIKey(id: String) throws(StoreError) -> Bool
+    /// Sets last_used_at = database now (revoked or expired keys too). `.notFound` if the ID is unknown.
+    func touchAPIKey(id: String) throws(StoreError)
+    /// Number of active keys.
+    func countActiveAPIKeys() throws(StoreError) -> Int
 }

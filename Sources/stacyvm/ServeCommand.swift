@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import StacyConfig
 import StacyHTTP
+import StacyOrchestrator
 import StacyServer
 import StacyStore
 #if canImport(Glibc)
@@ -37,16 +38,18 @@ struct ServeCommand: ParsableCommand {
         let log = makeLog(settings)
         for warning in loaded.warnings { log.warn("config", [("key", .string(warning.key)), ("problem", .string(warning.message))]) }
 
-        do {
-            try ControlPlane.refuseInsecureExposure(settings)
-        } catch {
-            printError("error: \(error)")
-            throw Exit.usage
-        }
         makeDirectories(settings.server.dataDir)
         let store = try openStore(settings)
         defer { store.close() }
         try prepareSchema(store, autoMigrate: settings.database.autoMigrate, log: log)
+        do {
+            let keys = try store.countActiveAPIKeys()
+            let configured = !Authenticator.settings(from: settings, loopbackListener: false).keys.isEmpty
+            try ControlPlane.refuseInsecureExposure(settings, credentialsConfigured: configured || keys > 0)
+        } catch {
+            printError("error: \(error)")
+            throw Exit.usage
+        }
 
         let instanceID = ControlPlane.makeInstanceID(configured: settings.server.instanceID)
         let controlPlane: ControlPlane

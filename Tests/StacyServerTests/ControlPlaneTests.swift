@@ -138,13 +138,14 @@ final class ControlPlaneTests: XCTestCase {
         XCTAssertEqual(Set(entries.map(\.operationID)).count, entries.count)
     }
 
-    func testNonLoopbackListenersAreRefused() throws {
+    func testNonLoopbackListenersWithoutCredentialsAreRefused() throws {
         for host in ["0.0.0.0", "192.0.2.10", "::"] {
             let config = try loadConfig(["STACYVM_SERVER_HOST": host])
             XCTAssertThrowsError(try ControlPlane(config: config, store: store, log: .disabled, instanceID: "x"), host)
         }
         for host in ["127.0.0.1", "127.1.2.3", "::1", "localhost"] {
-            XCTAssertNoThrow(try ControlPlane.refuseInsecureExposure(try loadConfig(["STACYVM_SERVER_HOST": host])), host)
+            XCTAssertNoThrow(try ControlPlane.refuseInsecureExposure(try loadConfig(["STACYVM_SERVER_HOST": host]),
+                                                                     credentialsConfigured: false), host)
         }
     }
 

@@ -626,6 +626,141 @@ class StoreContractTests: XCTestCase {
         XCTAssertNoThrow(try store.appendOperationAudits([]), "an empty batch does not touch the database")
     }
 
+    // MARK: API keys
+
+    /// A distinct 64-hex-digit stand-in for a key's SHA-256.
+    func keyHash(_ n: Int) -> String {
+        let digits = String(n, radix: 16)
+        return String(repeating: "0", count: 64 - digits.count) + digits
+    }
+
+    func testAPIKeyInsertRoundTripAndConflicts() throws {
+        let store = try migratedStore()
+        let full = APIKeyRecord(
+            id: "key-full", keySHA256: keyHash(1), role: "operator", tenantID: "t1", ownerID: "alice",
+            description: "ci 'deploy' key 🚀", createdAt: 1_000, expiresAt: 9_000_000_000_000, revokedAt: 2_000,
+            lastUsedAt: 1_500)
+        XCTAssertEqual(try store.insertAPIKey(full), full, "every field round-trips")
+
+        let before = try store.now()
+        let bare = try store.insertAPIKey(APIKeyRecord(id: "key-bare", keySHA256: keyHash(2), role: "api"))
+        let after = try store.now()
+        XCTAssertGreaterThanOrEqual(bare.createdAt, before, "0 means database now")
+        XCTAssertLessThanOrEqual(bare.createdAt, after)
+        XCTAssertEqual(bare, APIKeyRecord(id: "key-bare", keySHA256: keyHash(2), role: "api", createdAt: bare.createdAt),
+                       "nil fields stay nil, description defaults to empty")
+
+        // Duplicate ID, then duplicate hash under a new ID: both conflicts, neither leaks SQL or the hash.
+        let duplicates = [
+            APIKeyRecord(id: "key-full", keySHA256: keyHash(3), role: "admin"),
+            APIKeyRecord(id: "key-other", keySHA256: keyHash(1), role: "admin"),
+        ]
+        for duplicate in duplicates {
+            do {
+                try store.insertAPIKey(duplicate)
+                XCTFail("duplicate \(duplicate.id) inserted")
+            } catch {
+                guard case .conflict = error else { XCTFail("expected conflict, got \(error)"); continue }
+                for leak in ["INSERT", "UNIQUE", "constraint", "api_keys.", "sqlite", keyHash(1), keyHash(3)] {
+                    XCTAssertFalse(error.message.localizedCaseInsensitiveContains(leak), "message leaks \(leak): \(error.message)")
+                }
+            }
+        }
+        XCTAssertEqual(try store.listAPIKeys(tenantID: nil), [full, bare], "first rows kept, nothing added")
+    }
+
+    func testFindActiveAPIKey() throws {
+        let store = try migratedStore()
+        let now = try store.now()
+        let hour: Int64 = 3_600_000
+        let active = try store.insertAPIKey(APIKeyRecord(id: "key-1", keySHA256: keyHash(1), role: "api", tenantID: "t1"))
+        let future = try store.insertAPIKey(APIKeyRecord(id: "key-2", keySHA256: keyHash(2), role: "viewer", expiresAt: now + hour))
+        try store.insertAPIKey(APIKeyRecord(id: "key-3", keySHA256: keyHash(3), role: "api", expiresAt: now - 1_000))
+        try store.insertAPIKey(APIKeyRecord(id: "key-4", keySHA256: keyHash(4), role: "api", revokedAt: now - hour))
+        try store.insertAPIKey(APIKeyRecord(id: "key-5", keySHA256: keyHash(5), role: "api", expiresAt: now + hour, revokedAt: now))
+
+        XCTAssertEqual(try store.findActiveAPIKey(sha256: keyHash(1)), active, "no expiry: whole row")
+        XCTAssertEqual(try store.findActiveAPIKey(sha256: keyHash(2)), future, "expires later")
+        XCTAssertNil(try store.findActiveAPIKey(sha256: keyHash(3)), "expired")
+        XCTAssertNil(try store.findActiveAPIKey(sha256: keyHash(4)), "revoked")
+        XCTAssertNil(try store.findActiveAPIKey(sha256: keyHash(5)), "revoked beats a future expiry")
+        XCTAssertNil(try store.findActiveAPIKey(sha256: keyHash(99)), "unknown")
+        XCTAssertNil(try store.findActiveAPIKey(sha256: "key-1"), "looked up by hash, not id")
+    }
+
+    func testListAPIKeys() throws {
+        let store = try migratedStore()
+        XCTAssertEqual(try store.listAPIKeys(tenantID: nil), [])
+        // (id, tenant, created_at); equal created_at on some rows proves the id tie-break.
+        let rows: [(String, String?, Int64)] = [
+            ("key-b", "t1", 200), ("key-a", "t1", 200), ("key-c", nil, 100), ("key-d", "t2", 300),
+            ("key-e", "t1", 50),
+        ]
+        for (index, (id, tenant, created)) in rows.enumerated().shuffled() {
+            try store.insertAPIKey(APIKeyRecord(id: id, keySHA256: keyHash(index + 1), role: "api", tenantID: tenant, createdAt: created))
+        }
+        XCTAssertTrue(try store.revokeAPIKey(id: "key-a"))
+
+        let all = try store.listAPIKeys(tenantID: nil)
+        XCTAssertEqual(all.map(\.id), ["key-e", "key-c", "key-a", "key-b", "key-d"], "ordered by created_at, id; revoked included")
+        XCTAssertNotNil(all.first { $0.id == "key-a" }?.revokedAt)
+        XCTAssertEqual(try store.listAPIKeys(tenantID: "t1").map(\.id), ["key-e", "key-a", "key-b"])
+        XCTAssertEqual(try store.listAPIKeys(tenantID: "t2").map(\.id), ["key-d"])
+        XCTAssertEqual(try store.listAPIKeys(tenantID: "t9"), [])
+        XCTAssertEqual(try store.listAPIKeys(tenantID: "t1"), all.filter { $0.tenantID == "t1" }, "whole rows")
+    }
+
+    func testRevokeAPIKey() throws {
+        let store = try migratedStore()
+        let key = try store.insertAPIKey(APIKeyRecord(id: "key-1", keySHA256: keyHash(1), role: "api"))
+        try store.insertAPIKey(APIKeyRecord(id: "key-2", keySHA256: keyHash(2), role: "api"))
+        let before = try store.now()
+        XCTAssertTrue(try store.revokeAPIKey(id: key.id))
+        let after = try store.now()
+        let revokedAt = try XCTUnwrap(try store.listAPIKeys(tenantID: nil).first { $0.id == key.id }?.revokedAt)
+        XCTAssertGreaterThanOrEqual(revokedAt, before, "database now")
+        XCTAssertLessThanOrEqual(revokedAt, after)
+        XCTAssertNil(try store.findActiveAPIKey(sha256: keyHash(1)))
+        XCTAssertNotNil(try store.findActiveAPIKey(sha256: keyHash(2)), "other keys untouched")
+
+        usleep(5_000)
+        XCTAssertFalse(try store.revokeAPIKey(id: key.id), "already revoked")
+        XCTAssertEqual(try store.listAPIKeys(tenantID: nil).first { $0.id == key.id }?.revokedAt, revokedAt, "first revocation kept")
+        XCTAssertFalse(try store.revokeAPIKey(id: "key-unknown"))
+        XCTAssertNil(try store.listAPIKeys(tenantID: nil).first { $0.id == "key-2" }?.revokedAt)
+    }
+
+    func testTouchAPIKey() throws {
+        let store = try migratedStore()
+        let key = try store.insertAPIKey(APIKeyRecord(id: "key-1", keySHA256: keyHash(1), role: "api", lastUsedAt: 1_000))
+        try store.insertAPIKey(APIKeyRecord(id: "key-2", keySHA256: keyHash(2), role: "api"))
+        let before = try store.now()
+        try store.touchAPIKey(id: key.id)
+        let after = try store.now()
+        let touched = try XCTUnwrap(try store.findActiveAPIKey(sha256: keyHash(1)))
+        let lastUsed = try XCTUnwrap(touched.lastUsedAt)
+        XCTAssertGreaterThanOrEqual(lastUsed, before, "database now")
+        XCTAssertLessThanOrEqual(lastUsed, after)
+        var expected = key
+        expected.lastUsedAt = lastUsed
+        XCTAssertEqual(touched, expected, "only last_used_at changes")
+        XCTAssertNil(try store.findActiveAPIKey(sha256: keyHash(2))?.lastUsedAt, "other keys untouched")
+        assertStoreError(.notFound) { try store.touchAPIKey(id: "key-unknown") }
+    }
+
+    func testCountActiveAPIKeys() throws {
+        let store = try migratedStore()
+        XCTAssertEqual(try store.countActiveAPIKeys(), 0)
+        let now = try store.now()
+        try store.insertAPIKey(APIKeyRecord(id: "key-1", keySHA256: keyHash(1), role: "api"))
+        try store.insertAPIKey(APIKeyRecord(id: "key-2", keySHA256: keyHash(2), role: "api", expiresAt: now + 3_600_000))
+        try store.insertAPIKey(APIKeyRecord(id: "key-3", keySHA256: keyHash(3), role: "api", expiresAt: now - 1_000))
+        try store.insertAPIKey(APIKeyRecord(id: "key-4", keySHA256: keyHash(4), role: "api", revokedAt: now))
+        XCTAssertEqual(try store.countActiveAPIKeys(), 2, "expired and revoked keys do not count")
+        XCTAssertTrue(try store.revokeAPIKey(id: "key-1"))
+        XCTAssertEqual(try store.countActiveAPIKeys(), 1)
+    }
+
     // MARK: Text fidelity
 
     func testUnicodeAndQuotesSurvive() throws {
