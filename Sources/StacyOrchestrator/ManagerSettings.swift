@@ -16,6 +16,10 @@ public struct ManagerSettings: Sendable {
     public var maxFileBytes = 64 << 20
     public var maxExecOutputBytes = 8 << 20
     public var maxExecsPerSandbox = 16
+    /// 0 = unlimited.
+    public var maxSandboxes = 0
+    public var maxSandboxesPerOwner = 0
+    public var spawnOverflow = "reject"
     public var execLogMaxBytes = 64 << 10
     public var streamKeepalive = GoDuration(nanoseconds: 15 * GoDuration.second)
     public var previewDomain = "localhost:7423"
@@ -39,6 +43,9 @@ public struct ManagerSettings: Sendable {
         maxExecOutputBytes = int("limits.max_exec_output_bytes", maxExecOutputBytes)
         maxExecsPerSandbox = int("limits.max_execs_per_sandbox", maxExecsPerSandbox)
         execLogMaxBytes = int("limits.exec_log_max_bytes", execLogMaxBytes)
+        maxSandboxes = int("defaults.max_sandboxes", maxSandboxes)
+        maxSandboxesPerOwner = int("defaults.max_sandboxes_per_owner", maxSandboxesPerOwner)
+        spawnOverflow = config.value("defaults.spawn_overflow")?.stringValue ?? spawnOverflow
         streamKeepalive = duration("limits.stream_keepalive", streamKeepalive)
         workerID = config.value("server.local_worker.id")?.stringValue ?? workerID
         previewDomain = ManagerSettings.previewDomain(configured: config.server.previewDomain, port: listenPort)

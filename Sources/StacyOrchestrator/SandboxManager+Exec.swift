@@ -31,7 +31,6 @@ extension SandboxManager {
         try Validate.environment(env)
         let workdir: String
         do { workdir = try SandboxPath.normalize(request.workdir ?? "/workspace") } catch { throw error.apiError }
-        let timeout = try execTimeout(request.timeout)
         let stdin = Array((request.stdin ?? "").utf8)
         guard stdin.count <= 1 << 20 else { throw .badRequest("stdin exceeds 1 MiB") }
         let encoding = request.outputEncoding ?? "utf8"
@@ -39,6 +38,8 @@ extension SandboxManager {
             throw .badRequest("output_encoding must be utf8 or base64")
         }
         let (record, provider) = try await runtime(id, principal: principal)
+        // The owner's quota may lower the exec timeout cap (runtime.md §10).
+        let timeout = try execTimeout(request.timeout, max: try effectiveLimits(owner: record.ownerID ?? "").maxExecTimeout)
         let argv = mode == "argv" ? [command] + args : ExecCommand.shell(command, args)
         return PreparedExec(record: record, command: command, sandbox: record.id, runtimeID: record.vmID ?? record.id, provider: provider,
                             spec: ExecSpec(argv: argv, env: env, workdir: workdir, stdin: stdin,
@@ -48,16 +49,16 @@ extension SandboxManager {
 
     /// runtime.md §4: the request's timeout, else the default, where 0 means the max; above the
     /// max is 429, negative or unparsable 400.
-    func execTimeout(_ raw: String?) throws(APIError) -> GoDuration {
+    func execTimeout(_ raw: String?, max: GoDuration) throws(APIError) -> GoDuration {
         var timeout = settings.defaultExecTimeout
         if let raw {
             do { timeout = try GoDuration.parse(raw) } catch { throw .badRequest("timeout: \(error.message)") }
             guard timeout.nanoseconds >= 0 else { throw .badRequest("timeout must not be negative") }
             if timeout.nanoseconds == 0 { timeout = settings.defaultExecTimeout }
         }
-        if timeout.nanoseconds == 0 { timeout = settings.maxExecTimeout }
-        if timeout > settings.maxExecTimeout {
-            throw .resourceLimit("timeout \(timeout) exceeds the maximum \(settings.maxExecTimeout)")
+        if timeout.nanoseconds == 0 || timeout > max && raw == nil { timeout = max }
+        if timeout > max {
+            throw .resourceLimit("timeout \(timeout) exceeds the maximum \(max)")
         }
         return timeout
     }

@@ -34,7 +34,20 @@ public final class SandboxManager: Sendable {
 
     // MARK: spawn
 
-    public func spawn(_ request: SpawnRequest, principal: Principal) async throws(APIError) -> Sandbox {
+    /// A spawn body after validation, owner/tenant resolution and defaults (runtime.md §10 step 1).
+    struct ValidatedSpawn {
+        var owner: String
+        var tenant: String
+        var image: String
+        var providerName: String
+        var memory: Int
+        var vcpus: Int
+        var ttl: GoDuration
+        var metadata: [String: String]
+        var network: String
+    }
+
+    func validateSpawn(_ request: SpawnRequest, principal: Principal) throws(APIError) -> ValidatedSpawn {
         let owner = try resolveOwner(request.ownerID, principal: principal)
         if let tenant = request.tenantID, !tenant.isEmpty, tenant != principal.tenantID, !principal.isGlobalAdmin {
             throw APIError(status: 403, code: "FORBIDDEN", message: "tenant_id differs from the caller's tenant")
@@ -46,7 +59,7 @@ public final class SandboxManager: Sendable {
         let image = request.image ?? settings.defaultImage
         try Validate.image(image)
         let providerName = request.provider ?? registry.defaultName
-        guard let (workerID, provider) = placement.place(providerName: providerName) else {
+        guard registry.provider(named: providerName) != nil else {
             throw .badRequest("unknown provider '\(providerName)'")
         }
         let memory = request.memoryMB ?? settings.defaultMemoryMB
@@ -58,13 +71,24 @@ public final class SandboxManager: Sendable {
             throw .badRequest("vcpus must be between 1 and \(settings.maxVCPUs)")
         }
         let ttl = try positiveDuration(request.ttl, field: "ttl") ?? settings.defaultTTL
-        if settings.maxTTL.nanoseconds > 0 && ttl > settings.maxTTL {
-            throw .resourceLimit("ttl \(ttl) exceeds the maximum \(settings.maxTTL)")
-        }
         let metadata = request.metadata ?? [:]
         try Validate.metadata(metadata)
         let network = request.network ?? "none"
         guard network == "none" || network == "host" else { throw .badRequest("network must be none or host") }
+        return ValidatedSpawn(owner: owner, tenant: tenant, image: image, providerName: providerName, memory: memory,
+                              vcpus: vcpus, ttl: ttl, metadata: metadata, network: network)
+    }
+
+    public func spawn(_ request: SpawnRequest, principal: Principal) async throws(APIError) -> Sandbox {
+        let validated = try validateSpawn(request, principal: principal)
+        let (owner, tenant, image, memory, vcpus, ttl, metadata, network) = (
+            validated.owner, validated.tenant, validated.image, validated.memory, validated.vcpus, validated.ttl,
+            validated.metadata, validated.network)
+        let placed = placement.place(providerName: validated.providerName)
+        let decision = try admit(owner: owner, tenant: tenant, ttl: ttl, providerKnown: placed != nil)
+        guard decision.allowed, let (workerID, provider) = placed else {
+            throw SandboxManager.refusal(decision)
+        }
 
         let id = SandboxManager.newSandboxID()
         let now = try storeCall { try store.now() }
@@ -104,6 +128,16 @@ public final class SandboxManager: Sendable {
             // Destroyed while starting: the destroy won, so take the runtime down too.
             _ = try? await provider.destroy(runtimeID)
             throw .notFound("sandbox was destroyed while it was starting")
+        }
+    }
+
+    /// A denied admission as the spawn answers it (runtime.md §10: 429, or 503 without a worker).
+    static func refusal(_ decision: AdmissionDecision) -> APIError {
+        switch decision.reason {
+        case "max_ttl": return .resourceLimit("ttl exceeds the maximum \(decision.maxTTL)")
+        case "max_sandboxes": return .resourceLimit("sandbox limit reached (\(decision.maxSandboxes))")
+        case "max_sandboxes_per_owner": return .resourceLimit("sandbox limit for this owner reached (\(decision.maxOwnerSandboxes))")
+        default: return APIError(status: 503, code: "WORKER_UNAVAILABLE", message: "no worker can place this sandbox")
         }
     }
 

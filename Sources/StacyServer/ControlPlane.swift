@@ -21,7 +21,7 @@ public enum ControlPlaneRoutes {
     public static let all: [RouteInfo] = [
         SystemRoutes.health, SystemRoutes.live, SystemRoutes.ready, SystemRoutes.metrics,
         SystemRoutes.prometheus, SystemRoutes.openAPI, SystemRoutes.swagger,
-    ] + SandboxRoutes.all + ExecRoutes.all + FileRoutes.all + EventRoutes.all + AdminRoutes.all
+    ] + SandboxRoutes.all + ExecRoutes.all + FileRoutes.all + EventRoutes.all + AdminRoutes.all + QuotaRoutes.all
 
     /// Sorted by path, then method (cli.md, `routes`).
     public static func entries() -> [RouteEntry] {
@@ -75,7 +75,7 @@ public final class ControlPlane: Sendable {
             + ExecRoutes.routes(manager, auth: auth) + FileRoutes.routes(manager, auth: auth)
             + EventRoutes.routes(manager, auth: auth, hub: events, store: store,
                                  keepalive: UInt64(settings.streamKeepalive.nanoseconds))
-            + AdminRoutes.routes(store: store, auth: auth)
+            + AdminRoutes.routes(store: store, auth: auth) + QuotaRoutes.routes(manager, auth: auth)
         for route in routes { router.add(route) }
         precondition(router.routes.map(\.info) == ControlPlaneRoutes.all, "route table and served routes differ")
 

@@ -37,6 +37,10 @@ let openAPIDocumentText = ##"""
     {
       "name": "admin",
       "description": "Administration (admin:* scope)."
+    },
+    {
+      "name": "quotas",
+      "description": "Per-owner quotas."
     }
   ],
   "paths": {
@@ -2147,6 +2151,385 @@ let openAPIDocumentText = ##"""
           }
         }
       }
+    },
+    "/api/v1/sandboxes/admission": {
+      "post": {
+        "tags": [
+          "sandboxes"
+        ],
+        "summary": "Dry-run admission",
+        "operationId": "checkAdmission",
+        "x-stacyvm-scope": "read:*",
+        "description": "Runs the spawn's validation, TTL, quota and placement checks without creating anything.",
+        "requestBody": {
+          "required": false,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/SpawnRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The decision (200 for every decision; only validation and auth fail otherwise).",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AdmissionDecision"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/quotas": {
+      "get": {
+        "tags": [
+          "quotas"
+        ],
+        "summary": "List owner quotas",
+        "operationId": "listQuotas",
+        "x-stacyvm-scope": "operator:*",
+        "parameters": [
+          {
+            "name": "limit",
+            "in": "query",
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 10000
+            }
+          },
+          {
+            "name": "after",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "Owner ID to list after."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Quotas by owner ID.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "array",
+                  "items": {
+                    "$ref": "#/components/schemas/OwnerQuota"
+                  }
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/quotas/summary": {
+      "get": {
+        "tags": [
+          "quotas"
+        ],
+        "summary": "Quota summary",
+        "operationId": "getQuotaSummary",
+        "x-stacyvm-scope": "read:*",
+        "responses": {
+          "200": {
+            "description": "Counts.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/QuotaSummary"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/quotas/{ownerID}": {
+      "get": {
+        "tags": [
+          "quotas"
+        ],
+        "summary": "An owner's quota",
+        "operationId": "getQuota",
+        "x-stacyvm-scope": "read:*",
+        "parameters": [
+          {
+            "name": "ownerID",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": "An owner ID; malformed ones are 400."
+          }
+        ],
+        "x-stacyvm-auth-rule": "own_owner",
+        "responses": {
+          "200": {
+            "description": "The quota.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OwnerQuota"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      },
+      "put": {
+        "tags": [
+          "quotas"
+        ],
+        "summary": "Set an owner's quota",
+        "operationId": "putQuota",
+        "x-stacyvm-scope": "admin:*",
+        "parameters": [
+          {
+            "name": "ownerID",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": "An owner ID; malformed ones are 400."
+          }
+        ],
+        "requestBody": {
+          "required": false,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/PutQuotaRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The stored quota.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/OwnerQuota"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      },
+      "delete": {
+        "tags": [
+          "quotas"
+        ],
+        "summary": "Delete an owner's quota",
+        "operationId": "deleteQuota",
+        "x-stacyvm-scope": "admin:*",
+        "parameters": [
+          {
+            "name": "ownerID",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": "An owner ID; malformed ones are 400."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Deleted.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/StatusMessage"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/quotas/{ownerID}/usage": {
+      "get": {
+        "tags": [
+          "quotas"
+        ],
+        "summary": "An owner's effective limits and use",
+        "operationId": "getQuotaUsage",
+        "x-stacyvm-scope": "read:*",
+        "parameters": [
+          {
+            "name": "ownerID",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": "An owner ID; malformed ones are 400."
+          }
+        ],
+        "x-stacyvm-auth-rule": "own_owner",
+        "responses": {
+          "200": {
+            "description": "Usage.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/QuotaUsage"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
     }
   },
   "components": {
@@ -3353,6 +3736,166 @@ let openAPIDocumentText = ##"""
           "expires_in": {
             "type": "string",
             "description": "Go duration; absent = no expiry."
+          }
+        }
+      },
+      "AdmissionDecision": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "allowed",
+          "queueable",
+          "reason",
+          "active_sandboxes",
+          "max_sandboxes",
+          "active_owner_sandboxes",
+          "max_owner_sandboxes",
+          "max_ttl"
+        ],
+        "description": "Exactly these eight keys, in this order (the original Python SDK reads them strictly).",
+        "properties": {
+          "allowed": {
+            "type": "boolean"
+          },
+          "queueable": {
+            "type": "boolean",
+            "description": "True only for capacity reasons with `defaults.spawn_overflow: queue`."
+          },
+          "reason": {
+            "type": "string",
+            "enum": [
+              "",
+              "max_ttl",
+              "worker_unavailable",
+              "max_sandboxes",
+              "max_sandboxes_per_owner",
+              "policy_denied"
+            ]
+          },
+          "active_sandboxes": {
+            "type": "integer"
+          },
+          "max_sandboxes": {
+            "type": "integer",
+            "description": "0 = unlimited."
+          },
+          "active_owner_sandboxes": {
+            "type": "integer"
+          },
+          "max_owner_sandboxes": {
+            "type": "integer"
+          },
+          "max_ttl": {
+            "type": "string",
+            "description": "Go duration; `\"\"` when unlimited."
+          }
+        }
+      },
+      "OwnerQuota": {
+        "type": "object",
+        "required": [
+          "owner_id",
+          "max_sandboxes",
+          "max_ttl",
+          "max_exec_timeout",
+          "created_at",
+          "updated_at"
+        ],
+        "properties": {
+          "owner_id": {
+            "type": "string"
+          },
+          "max_sandboxes": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "0 = inherit."
+          },
+          "max_ttl": {
+            "type": "string",
+            "description": "Go duration of whole seconds; `\"\"` = inherit the global value."
+          },
+          "max_exec_timeout": {
+            "type": "string",
+            "description": "Go duration of whole seconds; `\"\"` = inherit the global value."
+          },
+          "created_at": {
+            "$ref": "#/components/schemas/Timestamp"
+          },
+          "updated_at": {
+            "$ref": "#/components/schemas/Timestamp"
+          }
+        }
+      },
+      "PutQuotaRequest": {
+        "type": "object",
+        "properties": {
+          "max_sandboxes": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "max_ttl": {
+            "type": "string",
+            "description": "Go duration, ≥ 1s in whole seconds; `\"\"`/`\"0s\"` = inherit."
+          },
+          "max_exec_timeout": {
+            "type": "string"
+          }
+        }
+      },
+      "QuotaSummary": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "total",
+          "with_max_sandboxes",
+          "with_max_ttl",
+          "with_max_exec_timeout"
+        ],
+        "description": "Exactly these four keys.",
+        "properties": {
+          "total": {
+            "type": "integer"
+          },
+          "with_max_sandboxes": {
+            "type": "integer"
+          },
+          "with_max_ttl": {
+            "type": "integer"
+          },
+          "with_max_exec_timeout": {
+            "type": "integer"
+          }
+        }
+      },
+      "QuotaUsage": {
+        "type": "object",
+        "required": [
+          "owner_id",
+          "active_sandboxes",
+          "max_sandboxes",
+          "max_ttl",
+          "max_exec_timeout",
+          "quota_configured"
+        ],
+        "description": "Effective values: the owner's quota where set, else the global defaults.",
+        "properties": {
+          "owner_id": {
+            "type": "string"
+          },
+          "active_sandboxes": {
+            "type": "integer"
+          },
+          "max_sandboxes": {
+            "type": "integer"
+          },
+          "max_ttl": {
+            "type": "string"
+          },
+          "max_exec_timeout": {
+            "type": "string"
+          },
+          "quota_configured": {
+            "type": "boolean"
           }
         }
       }

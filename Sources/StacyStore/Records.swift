@@ -291,3 +291,32 @@ public struct APIKeyRecord: Sendable, Equatable {
         self.lastUsedAt = lastUsedAt
     }
 }
+
+/// A row of `owner_quotas`: per-owner admission caps. For each cap, 0 means "inherit" (the tenant's
+/// or global default applies); it is stored as NULL and read back as 0. The store does not validate
+/// the values: rejecting negatives is the caller's job.
+public struct OwnerQuotaRecord: Sendable, Equatable {
+    public var ownerID: String
+    /// Most sandboxes the owner may hold at once (see `Store.countActiveSandboxes`); 0 = inherit.
+    public var maxSandboxes: Int
+    /// Longest sandbox TTL, in seconds; 0 = inherit.
+    public var maxTTLSeconds: Int64
+    /// Longest exec timeout, in seconds; 0 = inherit.
+    public var maxExecTimeoutSeconds: Int64
+    /// Set by the store (database time); ignored by `putOwnerQuota`.
+    public var createdAt: Int64
+    /// Set by the store (database time); ignored by `putOwnerQuota`.
+    public var updatedAt: Int64
+
+    public init(
+        ownerID: String, maxSandboxes: Int = 0, maxTTLSeconds: Int64 = 0, maxExecTimeoutSeconds: Int64 = 0,
+        createdAt: Int64 = 0, updatedAt: Int64 = 0
+    ) {
+        self.ownerID = ownerID
+        self.maxSandboxes = maxSandboxes
+        self.maxTTLSeconds = maxTTLSeconds
+        self.maxExecTimeoutSeconds = maxExecTimeoutSeconds
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}

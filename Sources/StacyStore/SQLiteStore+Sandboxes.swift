@@ -132,6 +132,20 @@ extension SQLiteStore {
         }
     }
 
+    // MARK: Admission
+
+    public func countActiveSandboxes(tenantID: String?, ownerID: String?) throws(StoreError) -> Int {
+        // Only present filters enter the SQL (as in listSandboxes), so each shape is one cached statement.
+        var clauses = ["state <> 'destroyed'"]
+        var values: [SQLValue] = []
+        if let tenantID { clauses.append("tenant_id = ?"); values.append(.text(tenantID)) }
+        if let ownerID { clauses.append("owner_id = ?"); values.append(.text(ownerID)) }
+        let sql = "SELECT COUNT(*) FROM sandboxes WHERE " + clauses.joined(separator: " AND ")
+        return try read { connection throws(StoreError) in
+            try connection.queryFirst(sql, values, row: { $0.int(0) }) ?? 0
+        }
+    }
+
     // MARK: Reaper and metrics
 
     public func listExpiredSandboxes(limit: Int) throws(StoreError) -> [SandboxRecord] {

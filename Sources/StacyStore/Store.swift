@@ -142,4 +142,25 @@ public protocol Store: Sendable {
     func touchAPIKey(id: String) throws(StoreError)
     /// Number of active keys.
     func countActiveAPIKeys() throws(StoreError) -> Int
+
+    // MARK: Owner quotas and admission
+
+    func getOwnerQuota(_ ownerID: String) throws(StoreError) -> OwnerQuotaRecord?
+    /// Insert or update the owner's caps. Both times come from the database: on insert created_at
+    /// = updated_at = database now; on update created_at is kept and updated_at = database now (the
+    /// record's own createdAt/updatedAt are ignored). Returns the stored row.
+    @discardableResult
+    func putOwnerQuota(_ quota: OwnerQuotaRecord) throws(StoreError) -> OwnerQuotaRecord
+    /// True if a row was deleted.
+    @discardableResult
+    func deleteOwnerQuota(_ ownerID: String) throws(StoreError) -> Bool
+    /// Ordered by owner_id in byte order (binary collation; PostgreSQL needs `COLLATE "C"`), at most
+    /// `limit` (≤ 0 gives []). Keyset paging: only owners strictly after `afterOwnerID`, which need
+    /// not exist any more.
+    func listOwnerQuotas(limit: Int, afterOwnerID: String?) throws(StoreError) -> [OwnerQuotaRecord]
+    /// Number of quota rows, and how many of them set each cap (a non-zero value).
+    func ownerQuotaSummary() throws(StoreError) -> (total: Int, withMaxSandboxes: Int, withMaxTTL: Int, withMaxExecTimeout: Int)
+    /// Sandboxes that count against caps: every state but `destroyed` (`creating` reservations and
+    /// `expired` rows awaiting destroy included). nil tenant/owner = any; given ones must match.
+    func countActiveSandboxes(tenantID: String?, ownerID: String?) throws(StoreError) -> Int
 }

@@ -111,12 +111,16 @@ final class AuthTests: XCTestCase {
         for (path, item) in paths {
             guard case .object(let operations) = item else { continue }
             for (method, operation) in operations {
-                guard case .string(let scope)? = operation["x-stacyvm-scope"] else { continue }
+                guard case .string(let declared)? = operation["x-stacyvm-scope"] else { continue }
+                // own_owner: R for the caller's own owner, else O; these callers have no owner and
+                // ask about "alice".
+                let scope = operation["x-stacyvm-auth-rule"] == .string("own_owner") ? "operator:*" : declared
                 for credential in Credential.allCases {
                     // A fresh sandbox per check, so destroys and prunes never change what the next sees.
                     let sandbox = try spawn(key: Self.adminKey)
                     let concrete = path.replacingOccurrences(of: "{id}", with: sandbox.id)
                         .replacingOccurrences(of: "{keyID}", with: "nonexistent")
+                        .replacingOccurrences(of: "{ownerID}", with: "alice")
                     let status = try statusOf(method.uppercased(), concrete + "?path=x&pattern=*", credential.headers)
                     let label = "\(method.uppercased()) \(path) as \(credential.rawValue) → \(status)"
                     if scope == "public" {

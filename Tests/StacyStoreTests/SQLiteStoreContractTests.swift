@@ -192,6 +192,27 @@ final class SQLiteStoreContractTests: StoreContractTests {
         })
     }
 
+    /// "Inherit" is stored as NULL; a 0 written by anything else must read and count the same way.
+    func testOwnerQuotaInheritIsNullAndStrayZeroReadsAsInherit() throws {
+        let store = try XCTUnwrap(try migratedStore() as? SQLiteStore)
+        try store.putOwnerQuota(OwnerQuotaRecord(ownerID: "a", maxSandboxes: 0, maxTTLSeconds: 60))
+        let raw = try store.read { c throws(StoreError) in
+            try c.queryFirst("SELECT max_sandboxes IS NULL, max_ttl_seconds, max_exec_timeout_seconds IS NULL FROM owner_quotas") {
+                [$0.int(0), $0.int(1), $0.int(2)]
+            }
+        }
+        XCTAssertEqual(raw, [1, 60, 1])
+        try store.write { c throws(StoreError) in
+            _ = try c.run(
+                """
+                INSERT INTO owner_quotas (owner_id, max_sandboxes, max_ttl_seconds, max_exec_timeout_seconds, created_at, updated_at)
+                VALUES ('z', 0, 0, 0, 5, 6)
+                """)
+        }
+        XCTAssertEqual(try store.getOwnerQuota("z"), OwnerQuotaRecord(ownerID: "z", createdAt: 5, updatedAt: 6))
+        XCTAssertEqual(try quotaSummary(store), [2, 0, 1, 0])
+    }
+
     func testMigrationListIsContiguousAndChecksummed() throws {
         XCTAssertNoThrow(try MigrationPlanner.checkSequence(SQLiteMigrations.all))
         XCTAssertEqual(SQLiteMigrations.all.map(\.version), Array(1...SQLiteMigrations.all.count))

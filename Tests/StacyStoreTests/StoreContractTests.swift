@@ -761,6 +761,151 @@ class StoreContractTests: XCTestCase {
         XCTAssertEqual(try store.countActiveAPIKeys(), 1)
     }
 
+    // MARK: Owner quotas and admission
+
+    /// [total, withMaxSandboxes, withMaxTTL, withMaxExecTimeout], for readable failures.
+    func quotaSummary(_ store: any Store) throws -> [Int] {
+        let summary = try store.ownerQuotaSummary()
+        return [summary.total, summary.withMaxSandboxes, summary.withMaxTTL, summary.withMaxExecTimeout]
+    }
+
+    func testOwnerQuotaPutGetDelete() throws {
+        let store = try migratedStore()
+        XCTAssertNil(try store.getOwnerQuota("alice"))
+
+        let before = try store.now()
+        // The record's own times are ignored: both come from the database.
+        let first = try store.putOwnerQuota(OwnerQuotaRecord(
+            ownerID: "alice", maxSandboxes: 5, maxTTLSeconds: 86_400, maxExecTimeoutSeconds: 600,
+            createdAt: 1_000, updatedAt: 2_000))
+        let after = try store.now()
+        XCTAssertGreaterThanOrEqual(first.createdAt, before, "database now")
+        XCTAssertLessThanOrEqual(first.createdAt, after)
+        XCTAssertEqual(first.updatedAt, first.createdAt, "an insert sets both to the same now")
+        XCTAssertEqual(first, OwnerQuotaRecord(
+            ownerID: "alice", maxSandboxes: 5, maxTTLSeconds: 86_400, maxExecTimeoutSeconds: 600,
+            createdAt: first.createdAt, updatedAt: first.updatedAt))
+        XCTAssertEqual(try store.getOwnerQuota("alice"), first, "returns the stored row")
+        XCTAssertNil(try store.getOwnerQuota("Alice"), "owner IDs are exact")
+
+        let bob = try store.putOwnerQuota(OwnerQuotaRecord(ownerID: "bob", maxTTLSeconds: 3_600))
+        XCTAssertEqual([bob.maxSandboxes, Int(bob.maxTTLSeconds), Int(bob.maxExecTimeoutSeconds)], [0, 3_600, 0],
+                       "0 = inherit round-trips")
+
+        usleep(5_000)
+        let beforeUpdate = try store.now()
+        // Update: every cap replaced (0 clears one back to inherit), created_at kept.
+        let second = try store.putOwnerQuota(OwnerQuotaRecord(
+            ownerID: "alice", maxSandboxes: 0, maxTTLSeconds: 7_200, maxExecTimeoutSeconds: 30, createdAt: 1))
+        let afterUpdate = try store.now()
+        XCTAssertEqual(second.createdAt, first.createdAt, "created_at kept on update")
+        XCTAssertGreaterThanOrEqual(second.updatedAt, beforeUpdate, "updated_at = database now")
+        XCTAssertLessThanOrEqual(second.updatedAt, afterUpdate)
+        XCTAssertGreaterThan(second.updatedAt, first.updatedAt)
+        XCTAssertEqual(second, OwnerQuotaRecord(
+            ownerID: "alice", maxSandboxes: 0, maxTTLSeconds: 7_200, maxExecTimeoutSeconds: 30,
+            createdAt: first.createdAt, updatedAt: second.updatedAt))
+        XCTAssertEqual(try store.getOwnerQuota("alice"), second)
+        XCTAssertEqual(try store.getOwnerQuota("bob"), bob, "other owners untouched")
+
+        XCTAssertTrue(try store.deleteOwnerQuota("alice"))
+        XCTAssertFalse(try store.deleteOwnerQuota("alice"))
+        XCTAssertFalse(try store.deleteOwnerQuota("nobody"))
+        XCTAssertNil(try store.getOwnerQuota("alice"))
+        XCTAssertEqual(try store.getOwnerQuota("bob"), bob)
+
+        // A put after delete is a fresh insert: new created_at.
+        usleep(5_000)
+        let again = try store.putOwnerQuota(OwnerQuotaRecord(ownerID: "alice", maxSandboxes: 1))
+        XCTAssertGreaterThan(again.createdAt, first.createdAt)
+        XCTAssertEqual(again.createdAt, again.updatedAt)
+    }
+
+    func testListOwnerQuotasPaging() throws {
+        let store = try migratedStore()
+        XCTAssertEqual(try store.listOwnerQuotas(limit: 10, afterOwnerID: nil), [])
+        // Byte order: uppercase before lowercase, non-ASCII last.
+        let ordered = ["Bob", "alice", "bob", "bob-2", "o'brien", "zed", "ümit"]
+        for (index, owner) in ordered.enumerated().shuffled() {
+            try store.putOwnerQuota(OwnerQuotaRecord(ownerID: owner, maxSandboxes: index + 1))
+        }
+        let all = try store.listOwnerQuotas(limit: 100, afterOwnerID: nil)
+        XCTAssertEqual(all.map(\.ownerID), ordered)
+        XCTAssertEqual(all.map(\.maxSandboxes), Array(1...ordered.count), "whole rows")
+        XCTAssertEqual(all.first, try store.getOwnerQuota("Bob"))
+
+        var seen: [String] = []
+        var after: String? = nil
+        while true {
+            let page = try store.listOwnerQuotas(limit: 3, afterOwnerID: after)
+            XCTAssertLessThanOrEqual(page.count, 3)
+            seen += page.map(\.ownerID)
+            guard page.count == 3, let last = page.last else { break }
+            after = last.ownerID
+        }
+        XCTAssertEqual(seen, ordered)
+
+        XCTAssertEqual(try store.listOwnerQuotas(limit: 2, afterOwnerID: "alice").map(\.ownerID), ["bob", "bob-2"],
+                       "strictly after the cursor")
+        XCTAssertEqual(try store.listOwnerQuotas(limit: 10, afterOwnerID: "b").map(\.ownerID),
+                       ["bob", "bob-2", "o'brien", "zed", "ümit"], "a cursor that is not stored still pages")
+        XCTAssertEqual(try store.listOwnerQuotas(limit: 10, afterOwnerID: "ümit"), [])
+        XCTAssertEqual(try store.listOwnerQuotas(limit: 0, afterOwnerID: nil), [])
+        XCTAssertEqual(try store.listOwnerQuotas(limit: -1, afterOwnerID: "alice"), [])
+    }
+
+    func testOwnerQuotaSummary() throws {
+        let store = try migratedStore()
+        XCTAssertEqual(try quotaSummary(store), [0, 0, 0, 0])
+        try store.putOwnerQuota(OwnerQuotaRecord(ownerID: "a", maxSandboxes: 3, maxTTLSeconds: 60, maxExecTimeoutSeconds: 10))
+        try store.putOwnerQuota(OwnerQuotaRecord(ownerID: "b", maxSandboxes: 2))
+        try store.putOwnerQuota(OwnerQuotaRecord(ownerID: "c", maxTTLSeconds: 120))
+        try store.putOwnerQuota(OwnerQuotaRecord(ownerID: "d"))  // all inherit: counted in total only
+        XCTAssertEqual(try quotaSummary(store), [4, 2, 2, 1])
+
+        try store.putOwnerQuota(OwnerQuotaRecord(ownerID: "a", maxExecTimeoutSeconds: 10))  // clears two caps
+        XCTAssertEqual(try quotaSummary(store), [4, 1, 1, 1])
+        XCTAssertTrue(try store.deleteOwnerQuota("b"))
+        XCTAssertEqual(try quotaSummary(store), [3, 0, 1, 1])
+    }
+
+    func testCountActiveSandboxes() throws {
+        let store = try migratedStore()
+        XCTAssertEqual(try store.countActiveSandboxes(tenantID: nil, ownerID: nil), 0)
+        // (suffix, tenant, owner, state)
+        let rows: [(String, String?, String?, String)] = [
+            ("01", "t1", "alice", "running"),
+            ("02", "t1", "alice", "creating"),   // a reservation counts
+            ("03", "t1", "alice", "destroyed"),  // gone: does not count
+            ("04", "t1", "alice", "expired"),    // destroy pending: still counts
+            ("05", "t1", "bob", "stopped"),
+            ("06", "t2", "alice", "error"),
+            ("07", "t2", "carol", "destroyed"),
+            ("08", nil, "alice", "running"),
+            ("09", nil, nil, "unhealthy"),
+        ]
+        for (suffix, tenant, owner, state) in rows.shuffled() {
+            try store.insertSandbox(sandbox("sb-0000000000000000000003\(suffix)", tenant: tenant, owner: owner, state: state))
+        }
+        XCTAssertEqual(try store.countActiveSandboxes(tenantID: nil, ownerID: nil), 7)
+        XCTAssertEqual(try store.countActiveSandboxes(tenantID: "t1", ownerID: nil), 4)
+        XCTAssertEqual(try store.countActiveSandboxes(tenantID: "t2", ownerID: nil), 1)
+        XCTAssertEqual(try store.countActiveSandboxes(tenantID: nil, ownerID: "alice"), 5, "across tenants and none")
+        XCTAssertEqual(try store.countActiveSandboxes(tenantID: "t1", ownerID: "alice"), 3)
+        XCTAssertEqual(try store.countActiveSandboxes(tenantID: "t2", ownerID: "alice"), 1)
+        XCTAssertEqual(try store.countActiveSandboxes(tenantID: "t1", ownerID: "carol"), 0)
+        XCTAssertEqual(try store.countActiveSandboxes(tenantID: "t2", ownerID: "carol"), 0, "only destroyed rows")
+        XCTAssertEqual(try store.countActiveSandboxes(tenantID: "t9", ownerID: nil), 0)
+        XCTAssertEqual(try store.countActiveSandboxes(tenantID: nil, ownerID: "nobody"), 0)
+
+        // Transitions move the count: creating → running keeps it, destroy releases a slot.
+        _ = try store.markSandboxRunning(id: "sb-000000000000000000000302", vmID: nil, workerID: "local", previewDomain: nil)
+        XCTAssertEqual(try store.countActiveSandboxes(tenantID: "t1", ownerID: "alice"), 3)
+        try store.updateSandboxState(id: "sb-000000000000000000000301", state: "destroyed", reason: "destroyed")
+        XCTAssertEqual(try store.countActiveSandboxes(tenantID: "t1", ownerID: "alice"), 2)
+        XCTAssertEqual(try store.countActiveSandboxes(tenantID: nil, ownerID: nil), 6)
+    }
+
     // MARK: Text fidelity
 
     func testUnicodeAndQuotesSurvive() throws {

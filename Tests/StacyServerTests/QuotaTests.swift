@@ -1,0 +1,123 @@
+import XCTest
+import StacyAPI
+import StacyConfig
+import StacyJSON
+import StacyStore
+import StacyTestSupport
+@testable import StacyServer
+
+/// Admission (api.md §5.3) and owner quotas (§8.2, runtime.md §10).
+final class QuotaTests: XCTestCase {
+    static let adminKey = "quota-admin-key-0123456789abcdef"
+    private var directory = ""
+    private var store: SQLiteStore!
+    private var controlPlane: ControlPlane!
+    private var port: UInt16 = 0
+
+    override func setUpWithError() throws {
+        var template = Array("/tmp/stacyvm-quota-XXXXXX".utf8CString)
+        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        let env = ["STACYVM_SERVER_DATA_DIR": directory, "STACYVM_SERVER_PORT": "0",
+                   "STACYVM_PROVIDERS_MOCK_ROOT_DIR": directory, "STACYVM_PROVIDERS_DEFAULT": "mock",
+                   "STACYVM_AUTH_ADMIN_API_KEY": Self.adminKey, "STACYVM_DEFAULTS_MAX_TTL": "4h",
+                   "STACYVM_DEFAULTS_MAX_SANDBOXES": "3"]
+        let loaded = try Config.load(LoadOptions(environment: env, workingDirectory: directory, homeDirectory: directory))
+        XCTAssertEqual(loaded.problems, [])
+        store = try SQLiteStore(path: loaded.config.database.path)
+        _ = try store.migrate(to: nil)
+        controlPlane = try ControlPlane(config: loaded.config, store: store, log: .disabled, instanceID: "cp-test",
+                                        environment: ["STACYVM_TESTING": "1"])
+        try controlPlane.start()
+        port = controlPlane.port
+    }
+
+    override func tearDown() {
+        if let sandboxes = try? JanssonDecoder().decode([Sandbox].self, from: call("GET", "/api/v1/sandboxes").body) {
+            for sandbox in sandboxes { _ = try? call("DELETE", "/api/v1/sandboxes/\(sandbox.id)") }
+        }
+        controlPlane?.stop()
+        store?.close()
+        _ = try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private func call(_ method: String, _ path: String, json: String? = nil, user: String? = nil) throws -> RawResponse {
+        var headers = [("X-API-Key", Self.adminKey)]
+        if let user { headers.append(("X-User-ID", user)) }
+        if let json { return try rawRequest(port: port, method: method, path: path, headers: headers, json: json) }
+        return try rawRequest(port: port, method: method, path: path, headers: headers)
+    }
+
+    private func admission(_ json: String, user: String? = nil) throws -> AdmissionResponse {
+        let response = try call("POST", "/api/v1/sandboxes/admission", json: json, user: user)
+        XCTAssertEqual(response.status, 200, response.text)
+        return try JanssonDecoder().decode(AdmissionResponse.self, from: response.body)
+    }
+
+    func testAdmissionHasExactlyTheEightKeysAndAnswers200ForEveryDecision() throws {
+        let response = try call("POST", "/api/v1/sandboxes/admission", json: "{}")
+        guard case .object(let members) = try JanssonDecoder().decode(JSONValue.self, from: response.body) else {
+            return XCTFail(response.text)
+        }
+        XCTAssertEqual(members.map(\.key), ["allowed", "queueable", "reason", "active_sandboxes", "max_sandboxes",
+                                            "active_owner_sandboxes", "max_owner_sandboxes", "max_ttl"])
+        XCTAssertEqual(try admission("{}"), AdmissionResponse(allowed: true, queueable: false, reason: "", activeSandboxes: 0,
+                                                              maxSandboxes: 3, activeOwnerSandboxes: 0, maxOwnerSandboxes: 0,
+                                                              maxTTL: "4h0m0s"))
+        let tooLong = try admission(#"{"ttl":"5h"}"#)
+        XCTAssertFalse(tooLong.allowed)
+        XCTAssertEqual(tooLong.reason, "max_ttl")
+        XCTAssertEqual(try call("POST", "/api/v1/sandboxes/admission", json: #"{"ttl":"-1s"}"#).status, 400)
+        XCTAssertEqual(try store.listSandboxes(filter: SandboxFilter(limit: 10)).count, 0, "a dry run creates nothing")
+    }
+
+    func testGlobalCapRefusesSpawnAndAdmissionSaysWhy() throws {
+        for _ in 0..<3 { XCTAssertEqual(try call("POST", "/api/v1/sandboxes", json: "{}").status, 201) }
+        let decision = try admission("{}")
+        XCTAssertEqual(decision.reason, "max_sandboxes")
+        XCTAssertEqual(decision.activeSandboxes, 3)
+        XCTAssertFalse(decision.queueable, "reject mode never queues")
+        let refused = try call("POST", "/api/v1/sandboxes", json: "{}")
+        XCTAssertEqual(refused.status, 429)
+        XCTAssertEqual(try JanssonDecoder().decode(ErrorEnvelope.self, from: refused.body).code, "RESOURCE_LIMIT")
+    }
+
+    func testOwnerQuotaLimitsSandboxesTTLAndExecTimeout() throws {
+        let put = try call("PUT", "/api/v1/quotas/alice", json: #"{"max_sandboxes":1,"max_ttl":"1h","max_exec_timeout":"2s"}"#)
+        XCTAssertEqual(put.status, 200, put.text)
+        let quota = try JanssonDecoder().decode(OwnerQuota.self, from: put.body)
+        XCTAssertEqual(quota.maxTTL, "1h0m0s")
+        XCTAssertEqual(quota.maxExecTimeout, "2s")
+        XCTAssertEqual(try JanssonDecoder().decode(OwnerQuota.self, from: call("GET", "/api/v1/quotas/alice").body).maxSandboxes, 1)
+
+        XCTAssertEqual(try admission(#"{"ttl":"2h"}"#, user: "alice").reason, "max_ttl", "the owner's max TTL applies")
+        XCTAssertEqual(try admission(#"{"ttl":"2h"}"#, user: "bob").reason, "", "other owners keep the global max")
+        let first = try call("POST", "/api/v1/sandboxes", json: "{}", user: "alice")
+        XCTAssertEqual(first.status, 201)
+        XCTAssertEqual(try call("POST", "/api/v1/sandboxes", json: "{}", user: "alice").status, 429)
+        XCTAssertEqual(try admission("{}", user: "alice").reason, "max_sandboxes_per_owner")
+        XCTAssertEqual(try call("POST", "/api/v1/sandboxes", json: "{}", user: "bob").status, 201)
+
+        let id = try JanssonDecoder().decode(Sandbox.self, from: first.body).id
+        XCTAssertEqual(try call("POST", "/api/v1/sandboxes/\(id)/exec", json: #"{"command":"true","timeout":"5s"}"#).status, 429)
+        XCTAssertEqual(try call("POST", "/api/v1/sandboxes/\(id)/exec", json: #"{"command":"true","timeout":"1s"}"#).status, 200)
+
+        let usage = try JanssonDecoder().decode(QuotaUsage.self, from: call("GET", "/api/v1/quotas/alice/usage").body)
+        XCTAssertEqual(usage, QuotaUsage(ownerID: "alice", activeSandboxes: 1, maxSandboxes: 1, maxTTL: "1h0m0s",
+                                         maxExecTimeout: "2s", quotaConfigured: true))
+    }
+
+    func testSummaryHasExactlyFourKeysAndQuotaValidation() throws {
+        _ = try call("PUT", "/api/v1/quotas/alice", json: #"{"max_sandboxes":2}"#)
+        _ = try call("PUT", "/api/v1/quotas/bob", json: #"{"max_ttl":"30m"}"#)
+        XCTAssertEqual(try call("GET", "/api/v1/quotas/summary").text,
+                       #"{"total":2,"with_max_sandboxes":1,"with_max_ttl":1,"with_max_exec_timeout":0}"#)
+        XCTAssertEqual(try JanssonDecoder().decode([OwnerQuota].self, from: call("GET", "/api/v1/quotas").body).map(\.ownerID),
+                       ["alice", "bob"])
+        XCTAssertEqual(try call("PUT", "/api/v1/quotas/carol", json: #"{"max_ttl":"500ms"}"#).status, 400)
+        XCTAssertEqual(try call("PUT", "/api/v1/quotas/carol", json: #"{"max_sandboxes":-1}"#).status, 400)
+        XCTAssertEqual(try call("PUT", "/api/v1/quotas/owner%20a", json: "{}").status, 400)
+        XCTAssertEqual(try call("GET", "/api/v1/quotas/carol").status, 404)
+        XCTAssertEqual(try call("DELETE", "/api/v1/quotas/alice").text, #"{"status":"deleted"}"#)
+        XCTAssertEqual(try call("DELETE", "/api/v1/quotas/alice").status, 404)
+    }
+}
