@@ -20,6 +20,8 @@ public struct ManagerSettings: Sendable {
     public var maxSandboxes = 0
     public var maxSandboxesPerOwner = 0
     public var spawnOverflow = "reject"
+    public var spawnDeadline = GoDuration(nanoseconds: 25 * GoDuration.second)
+    var spawnDeadlineNanos: UInt64 { UInt64(max(0, spawnDeadline.nanoseconds)) }
     public var execLogMaxBytes = 64 << 10
     public var streamKeepalive = GoDuration(nanoseconds: 15 * GoDuration.second)
     public var previewDomain = "localhost:7423"
@@ -46,6 +48,7 @@ public struct ManagerSettings: Sendable {
         maxSandboxes = int("defaults.max_sandboxes", maxSandboxes)
         maxSandboxesPerOwner = int("defaults.max_sandboxes_per_owner", maxSandboxesPerOwner)
         spawnOverflow = config.value("defaults.spawn_overflow")?.stringValue ?? spawnOverflow
+        spawnDeadline = duration("defaults.spawn_deadline", spawnDeadline)
         streamKeepalive = duration("limits.stream_keepalive", streamKeepalive)
         workerID = config.value("server.local_worker.id")?.stringValue ?? workerID
         previewDomain = ManagerSettings.previewDomain(configured: config.server.previewDomain, port: listenPort)

@@ -41,8 +41,11 @@ extension SandboxManager {
         // The owner's quota may lower the exec timeout cap (runtime.md §10).
         let timeout = try execTimeout(request.timeout, max: try effectiveLimits(owner: record.ownerID ?? "").maxExecTimeout)
         let argv = mode == "argv" ? [command] + args : ExecCommand.shell(command, args)
+        // The template's env applies to every exec; the request's wins (runtime.md §4).
+        var mergedEnv = (try? JanssonDecoder().decode([String: String].self, from: Array(record.envJSON.utf8))) ?? [:]
+        mergedEnv.merge(env) { $1 }
         return PreparedExec(record: record, command: command, sandbox: record.id, runtimeID: record.vmID ?? record.id, provider: provider,
-                            spec: ExecSpec(argv: argv, env: env, workdir: workdir, stdin: stdin,
+                            spec: ExecSpec(argv: argv, env: mergedEnv, workdir: workdir, stdin: stdin,
                                            timeoutNanos: timeout.nanoseconds, maxOutputBytes: settings.maxExecOutputBytes),
                             base64Output: encoding == "base64", timeout: timeout)
     }

@@ -45,6 +45,7 @@ public final class SandboxManager: Sendable {
         var ttl: GoDuration
         var metadata: [String: String]
         var network: String
+        var template: TemplateRecord?
     }
 
     func validateSpawn(_ request: SpawnRequest, principal: Principal) throws(APIError) -> ValidatedSpawn {
@@ -53,30 +54,36 @@ public final class SandboxManager: Sendable {
             throw APIError(status: 403, code: "FORBIDDEN", message: "tenant_id differs from the caller's tenant")
         }
         let tenant = principal.isGlobalAdmin ? (request.tenantID ?? principal.tenantID) : principal.tenantID
-        if let template = request.template, !template.isEmpty {
-            throw .badRequest("unknown template '\(template)'")
+        // runtime.md §9: each field comes from the request, else the template, else defaults.
+        var template: TemplateRecord?
+        if let name = request.template, !name.isEmpty {
+            do { template = try visibleTemplate(name, principal: principal) } catch {
+                throw .badRequest("unknown template '\(name)'")
+            }
         }
-        let image = request.image ?? settings.defaultImage
+        let image = request.image ?? template?.image ?? settings.defaultImage
         try Validate.image(image)
-        let providerName = request.provider ?? registry.defaultName
+        let providerName = request.provider ?? template.flatMap { $0.provider.isEmpty ? nil : $0.provider } ?? registry.defaultName
         guard registry.provider(named: providerName) != nil else {
             throw .badRequest("unknown provider '\(providerName)'")
         }
-        let memory = request.memoryMB ?? settings.defaultMemoryMB
+        let memory = request.memoryMB ?? template?.memoryMB ?? settings.defaultMemoryMB
         guard (16...settings.maxMemoryMB).contains(memory) else {
             throw .badRequest("memory_mb must be between 16 and \(settings.maxMemoryMB)")
         }
-        let vcpus = request.vcpus ?? settings.defaultVCPUs
+        let vcpus = request.vcpus ?? template?.vcpus ?? settings.defaultVCPUs
         guard (1...settings.maxVCPUs).contains(vcpus) else {
             throw .badRequest("vcpus must be between 1 and \(settings.maxVCPUs)")
         }
-        let ttl = try positiveDuration(request.ttl, field: "ttl") ?? settings.defaultTTL
-        let metadata = request.metadata ?? [:]
+        let ttl = try positiveDuration(request.ttl ?? template?.ttl, field: "ttl") ?? settings.defaultTTL
+        var metadata = template.map { (try? JanssonDecoder().decode([String: String].self, from: Array($0.metadataJSON.utf8))) ?? [:] } ?? [:]
+        metadata.merge(request.metadata ?? [:]) { $1 }
+        if let template { metadata["template"] = template.name }
         try Validate.metadata(metadata)
         let network = request.network ?? "none"
         guard network == "none" || network == "host" else { throw .badRequest("network must be none or host") }
         return ValidatedSpawn(owner: owner, tenant: tenant, image: image, providerName: providerName, memory: memory,
-                              vcpus: vcpus, ttl: ttl, metadata: metadata, network: network)
+                              vcpus: vcpus, ttl: ttl, metadata: metadata, network: network, template: template)
     }
 
     public func spawn(_ request: SpawnRequest, principal: Principal) async throws(APIError) -> Sandbox {
@@ -97,7 +104,8 @@ public final class SandboxManager: Sendable {
         _ = try storeCall {
             try store.insertSandbox(SandboxRecord(
                 id: id, state: "creating", provider: provider.name, image: image, memoryMB: memory, vcpus: vcpus,
-                network: network, metadataJSON: metadataJSON, ownerID: owner, tenantID: tenant, workerID: workerID,
+                network: network, metadataJSON: metadataJSON, envJSON: validated.template?.envJSON ?? "{}",
+                template: validated.template?.name, ownerID: owner, tenantID: tenant, workerID: workerID,
                 expiresAt: expiresAt, originalExpiresAt: expiresAt))
         }
         let spec = SpawnSpec(sandboxID: id, image: image, memoryMB: memory, vcpus: vcpus, network: network,
@@ -116,6 +124,15 @@ public final class SandboxManager: Sendable {
                                                                                   "error": error.code]))))
             throw error.apiError
         }
+        if let template = validated.template {
+            // The sandbox is `running` only after its setup commands succeeded (runtime.md §9).
+            if let failure = await runSetup(template, runtimeID: runtimeID, provider: provider, deadline: started + settings.spawnDeadlineNanos) {
+                _ = try? await provider.destroy(runtimeID)
+                _ = try? store.deleteSandbox(id)
+                operations.record("spawn", provider: provider.name, startedNanos: started, error: "SETUP_FAILED")
+                throw APIError(status: 422, code: "SETUP_FAILED", message: failure)
+            }
+        }
         do {
             let running = try store.markSandboxRunning(id: id, vmID: runtimeID == id ? nil : runtimeID,
                                                        workerID: workerID, previewDomain: settings.previewDomain)
@@ -129,6 +146,29 @@ public final class SandboxManager: Sendable {
             _ = try? await provider.destroy(runtimeID)
             throw .notFound("sandbox was destroyed while it was starting")
         }
+    }
+
+    /// Runs a template's setup commands in order; the first failure, as a message, or nil.
+    private func runSetup(_ template: TemplateRecord, runtimeID: String, provider: any Provider, deadline: UInt64) async -> String? {
+        let commands = (try? JanssonDecoder().decode([String].self, from: Array(template.setupJSON.utf8))) ?? []
+        let env = (try? JanssonDecoder().decode([String: String].self, from: Array(template.envJSON.utf8))) ?? [:]
+        let perCommand = settings.defaultExecTimeout.nanoseconds > 0 ? settings.defaultExecTimeout : settings.maxExecTimeout
+        for (index, command) in commands.enumerated() {
+            let now = monotonicNanos()
+            guard now < deadline else { return "setup command \(index) did not start before the spawn deadline" }
+            let timeout = min(perCommand.nanoseconds, Int64(deadline - now))
+            let spec = ExecSpec(argv: ExecCommand.shell(command, []), env: env, workdir: "/workspace", stdin: [],
+                                timeoutNanos: timeout, maxOutputBytes: 64 << 10)
+            do {
+                let result = try await provider.exec(runtimeID, spec)
+                if result.exitCode != 0 { return "setup command \(index) exited with \(result.exitCode)" }
+            } catch .execTimeout {
+                return "setup command \(index) timed out"
+            } catch {
+                return "setup command \(index) failed: \(error.message)"
+            }
+        }
+        return nil
     }
 
     /// A denied admission as the spawn answers it (runtime.md §10: 429, or 503 without a worker).

@@ -21,7 +21,7 @@ public enum ControlPlaneRoutes {
     public static let all: [RouteInfo] = [
         SystemRoutes.health, SystemRoutes.live, SystemRoutes.ready, SystemRoutes.metrics,
         SystemRoutes.prometheus, SystemRoutes.openAPI, SystemRoutes.swagger,
-    ] + SandboxRoutes.all + ExecRoutes.all + FileRoutes.all + EventRoutes.all + AdminRoutes.all + QuotaRoutes.all
+    ] + SandboxRoutes.all + ExecRoutes.all + FileRoutes.all + EventRoutes.all + AdminRoutes.all + QuotaRoutes.all + TemplateRoutes.all
 
     /// Sorted by path, then method (cli.md, `routes`).
     public static func entries() -> [RouteEntry] {
@@ -76,6 +76,7 @@ public final class ControlPlane: Sendable {
             + EventRoutes.routes(manager, auth: auth, hub: events, store: store,
                                  keepalive: UInt64(settings.streamKeepalive.nanoseconds))
             + AdminRoutes.routes(store: store, auth: auth) + QuotaRoutes.routes(manager, auth: auth)
+            + TemplateRoutes.routes(manager, auth: auth, warnings: warnings)
         for route in routes { router.add(route) }
         precondition(router.routes.map(\.info) == ControlPlaneRoutes.all, "route table and served routes differ")
 

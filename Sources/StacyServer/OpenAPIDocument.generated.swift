@@ -41,6 +41,10 @@ let openAPIDocumentText = ##"""
     {
       "name": "quotas",
       "description": "Per-owner quotas."
+    },
+    {
+      "name": "templates",
+      "description": "Sandbox templates."
     }
   ],
   "paths": {
@@ -2530,6 +2534,347 @@ let openAPIDocumentText = ##"""
           }
         }
       }
+    },
+    "/api/v1/templates": {
+      "get": {
+        "tags": [
+          "templates"
+        ],
+        "summary": "List templates",
+        "operationId": "listTemplates",
+        "x-stacyvm-scope": "read:*",
+        "parameters": [
+          {
+            "name": "limit",
+            "in": "query",
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 10000
+            }
+          },
+          {
+            "name": "after",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "Template name to list after."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The caller's tenant's templates and the global ones, by name.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "array",
+                  "items": {
+                    "$ref": "#/components/schemas/Template"
+                  }
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      },
+      "post": {
+        "tags": [
+          "templates"
+        ],
+        "summary": "Create a template",
+        "operationId": "createTemplate",
+        "x-stacyvm-scope": "api:*",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/TemplateRequest"
+              }
+            }
+          }
+        },
+        "x-stacyvm-auth-rule": "global_needs_operator",
+        "responses": {
+          "201": {
+            "description": "Created.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Template"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/templates/{name}": {
+      "get": {
+        "tags": [
+          "templates"
+        ],
+        "summary": "Get a template",
+        "operationId": "getTemplate",
+        "x-stacyvm-scope": "read:*",
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The template.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Template"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      },
+      "put": {
+        "tags": [
+          "templates"
+        ],
+        "summary": "Replace a template",
+        "operationId": "replaceTemplate",
+        "x-stacyvm-scope": "api:*",
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/TemplateRequest"
+              }
+            }
+          }
+        },
+        "x-stacyvm-auth-rule": "global_needs_operator",
+        "responses": {
+          "200": {
+            "description": "The new version; created_at kept.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Template"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      },
+      "delete": {
+        "tags": [
+          "templates"
+        ],
+        "summary": "Delete a template",
+        "operationId": "deleteTemplate",
+        "x-stacyvm-scope": "api:*",
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "x-stacyvm-auth-rule": "global_needs_operator",
+        "responses": {
+          "200": {
+            "description": "Deleted.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/StatusMessage"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/templates/{name}/spawn": {
+      "post": {
+        "tags": [
+          "templates"
+        ],
+        "summary": "Spawn from a template",
+        "operationId": "spawnFromTemplate",
+        "x-stacyvm-scope": "api:*",
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": false,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/TemplateSpawnRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "Created and running; `template` set and `metadata.template` = name.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Sandbox"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
     }
   },
   "components": {
@@ -3896,6 +4241,178 @@ let openAPIDocumentText = ##"""
           },
           "quota_configured": {
             "type": "boolean"
+          }
+        }
+      },
+      "Template": {
+        "type": "object",
+        "required": [
+          "name",
+          "image",
+          "memory_mb",
+          "vcpus",
+          "ttl",
+          "provider",
+          "metadata",
+          "version",
+          "description",
+          "env",
+          "setup",
+          "on_drain",
+          "created_at",
+          "updated_at"
+        ],
+        "properties": {
+          "name": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+          },
+          "image": {
+            "type": "string"
+          },
+          "memory_mb": {
+            "type": "integer"
+          },
+          "vcpus": {
+            "type": "integer"
+          },
+          "ttl": {
+            "type": "string",
+            "description": "Exactly as submitted (`ttl_seconds` input reads back as Go prints it)."
+          },
+          "provider": {
+            "type": "string",
+            "description": "`\"\"` = the default provider."
+          },
+          "metadata": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            }
+          },
+          "version": {
+            "type": "integer",
+            "description": "1, +1 on each PUT."
+          },
+          "description": {
+            "type": "string"
+          },
+          "env": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            }
+          },
+          "setup": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "Shell commands run after spawn; the first failure destroys the sandbox and the spawn answers 422 SETUP_FAILED."
+          },
+          "on_drain": {
+            "type": "string",
+            "enum": [
+              "expire",
+              "recreate"
+            ]
+          },
+          "tenant_id": {
+            "type": "string",
+            "description": "Omitted for global templates."
+          },
+          "created_at": {
+            "$ref": "#/components/schemas/Timestamp"
+          },
+          "updated_at": {
+            "$ref": "#/components/schemas/Timestamp"
+          }
+        }
+      },
+      "TemplateRequest": {
+        "type": "object",
+        "properties": {
+          "name": {
+            "type": "string",
+            "description": "Required on POST; from the path on PUT."
+          },
+          "image": {
+            "type": "string"
+          },
+          "memory_mb": {
+            "type": "integer"
+          },
+          "vcpus": {
+            "type": "integer"
+          },
+          "cpu_cores": {
+            "type": "integer",
+            "description": "Alias of vcpus."
+          },
+          "ttl": {
+            "type": "string"
+          },
+          "ttl_seconds": {
+            "type": "integer",
+            "description": "Alias of ttl."
+          },
+          "provider": {
+            "type": "string"
+          },
+          "metadata": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            }
+          },
+          "description": {
+            "type": "string"
+          },
+          "env": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            }
+          },
+          "setup": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "on_drain": {
+            "type": "string",
+            "enum": [
+              "expire",
+              "recreate"
+            ]
+          },
+          "tenant_id": {
+            "type": "string",
+            "description": "Default: the caller's tenant; `\"\"` = global."
+          }
+        },
+        "required": [
+          "image"
+        ]
+      },
+      "TemplateSpawnRequest": {
+        "type": "object",
+        "properties": {
+          "provider": {
+            "type": "string"
+          },
+          "ttl": {
+            "type": "string"
+          },
+          "metadata": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            }
+          },
+          "owner_id": {
+            "type": "string"
           }
         }
       }

@@ -320,3 +320,59 @@ public struct OwnerQuotaRecord: Sendable, Equatable {
         self.updatedAt = updatedAt
     }
 }
+
+/// A row of `templates` (api.md §8.1): named spawn defaults. Global templates have tenant "" (NULL
+/// in the table). The nullable columns (tenant_id, image, memory_mb, vcpus, ttl, ttl_ms, provider,
+/// on_drain) store "" / 0 as NULL ("unset") and read NULL back as "" / 0, like owner quota caps.
+/// The store does not validate values; the API layer does.
+public struct TemplateRecord: Sendable, Equatable {
+    /// Primary key; unique across all tenants.
+    public var name: String
+    /// Owning tenant; "" = global (visible to every tenant).
+    public var tenantID: String
+    public var image: String
+    /// TTL text exactly as submitted (e.g. "1h"); `ttlMs` is its parsed value.
+    public var ttl: String
+    public var provider: String
+    /// Set by the caller on insert; `replaceTemplate` stores the old version + 1.
+    public var version: Int
+    public var memoryMB: Int
+    public var vcpus: Int
+    public var ttlMs: Int64
+    /// JSON object text.
+    public var metadataJSON: String
+    /// JSON object text.
+    public var envJSON: String
+    /// JSON array text (setup commands).
+    public var setupJSON: String
+    public var onDrain: String
+    public var description: String
+    /// Set by the store (database time); ignored on insert and replace.
+    public var createdAt: Int64
+    /// Set by the store (database time); ignored on insert and replace.
+    public var updatedAt: Int64
+
+    public init(
+        name: String, tenantID: String = "", image: String = "", ttl: String = "", provider: String = "",
+        version: Int = 1, memoryMB: Int = 0, vcpus: Int = 0, ttlMs: Int64 = 0, metadataJSON: String = "{}",
+        envJSON: String = "{}", setupJSON: String = "[]", onDrain: String = "expire", description: String = "",
+        createdAt: Int64 = 0, updatedAt: Int64 = 0
+    ) {
+        self.name = name
+        self.tenantID = tenantID
+        self.image = image
+        self.ttl = ttl
+        self.provider = provider
+        self.version = version
+        self.memoryMB = memoryMB
+        self.vcpus = vcpus
+        self.ttlMs = ttlMs
+        self.metadataJSON = metadataJSON
+        self.envJSON = envJSON
+        self.setupJSON = setupJSON
+        self.onDrain = onDrain
+        self.description = description
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}

@@ -163,4 +163,27 @@ public protocol Store: Sendable {
     /// Sandboxes that count against caps: every state but `destroyed` (`creating` reservations and
     /// `expired` rows awaiting destroy included). nil tenant/owner = any; given ones must match.
     func countActiveSandboxes(tenantID: String?, ownerID: String?) throws(StoreError) -> Int
+
+    // MARK: Templates (api.md §8.1)
+
+    /// Stores the template with the version as given; created_at = updated_at = database now (the
+    /// record's own times are ignored). `.conflict` if the name exists (in any tenant). Returns the
+    /// stored row.
+    @discardableResult
+    func insertTemplate(_ template: TemplateRecord) throws(StoreError) -> TemplateRecord
+    /// The template with exactly this name, whatever its tenant; nil if none.
+    func getTemplate(_ name: String) throws(StoreError) -> TemplateRecord?
+    /// Replaces every field of the template named `template.name` (tenant included) in ONE
+    /// statement: created_at is kept, version = stored version + 1 (the record's version is
+    /// ignored), updated_at = database now. `.notFound` if no such template. Returns the stored row.
+    @discardableResult
+    func replaceTemplate(_ template: TemplateRecord) throws(StoreError) -> TemplateRecord
+    /// True if a row was deleted.
+    @discardableResult
+    func deleteTemplate(_ name: String) throws(StoreError) -> Bool
+    /// Templates whose tenant is one of `tenantIDs` ("" selects global ones, so a tenant's caller
+    /// passes `[tenant, ""]`); an empty list matches nothing. Ordered by name in byte order (binary
+    /// collation; PostgreSQL needs `COLLATE "C"`), at most `limit` (≤ 0 gives []). Keyset paging:
+    /// only names strictly after `afterName`, which need not exist any more.
+    func listTemplates(tenantIDs: [String], limit: Int, afterName: String?) throws(StoreError) -> [TemplateRecord]
 }

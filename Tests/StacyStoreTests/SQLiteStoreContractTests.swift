@@ -213,6 +213,39 @@ final class SQLiteStoreContractTests: StoreContractTests {
         XCTAssertEqual(try quotaSummary(store), [2, 0, 1, 0])
     }
 
+    /// Unset template fields ("" / 0, a global tenant) are stored as NULL; NULL or a stray ""/0
+    /// written by anything else reads, and lists, the same way.
+    func testTemplateUnsetFieldsAreNullAndStrayEmptyReadsAsUnset() throws {
+        let store = try XCTUnwrap(try migratedStore() as? SQLiteStore)
+        try store.insertTemplate(TemplateRecord(name: "bare", onDrain: ""))
+        let nulls = try store.read { c throws(StoreError) in
+            try c.queryFirst(
+                """
+                SELECT tenant_id IS NULL, image IS NULL, memory_mb IS NULL, vcpus IS NULL, ttl IS NULL,
+                       ttl_ms IS NULL, provider IS NULL, on_drain IS NULL, metadata, env, setup, version
+                FROM templates WHERE name = 'bare'
+                """) { [$0.string(0), $0.string(1), $0.string(2), $0.string(3), $0.string(4), $0.string(5),
+                        $0.string(6), $0.string(7), $0.string(8), $0.string(9), $0.string(10), $0.string(11)] }
+        }
+        XCTAssertEqual(nulls, ["1", "1", "1", "1", "1", "1", "1", "1", "{}", "{}", "[]", "1"])
+        try store.write { c throws(StoreError) in
+            _ = try c.run(
+                """
+                INSERT INTO templates (name, tenant_id, image, memory_mb, vcpus, ttl, ttl_ms, provider, on_drain,
+                                       created_at, updated_at)
+                VALUES ('stray', '', '', 0, 0, '', 0, '', '', 5, 6), ('nulls', NULL, NULL, NULL, NULL, NULL, NULL,
+                        NULL, NULL, 7, 8)
+                """)
+        }
+        XCTAssertEqual(try store.getTemplate("stray"), TemplateRecord(name: "stray", onDrain: "", createdAt: 5, updatedAt: 6))
+        XCTAssertEqual(try store.getTemplate("nulls"), TemplateRecord(name: "nulls", onDrain: "", createdAt: 7, updatedAt: 8))
+        XCTAssertEqual(try store.listTemplates(tenantIDs: [""], limit: 10, afterName: nil).map(\.name),
+                       ["bare", "nulls", "stray"], "NULL and '' tenants are both global")
+        let replaced = try store.replaceTemplate(TemplateRecord(name: "stray", tenantID: "t1", image: "img"))
+        XCTAssertEqual(replaced.version, 2, "a stored version of 1 from the column default")
+        XCTAssertEqual(replaced.createdAt, 5)
+    }
+
     func testMigrationListIsContiguousAndChecksummed() throws {
         XCTAssertNoThrow(try MigrationPlanner.checkSequence(SQLiteMigrations.all))
         XCTAssertEqual(SQLiteMigrations.all.map(\.version), Array(1...SQLiteMigrations.all.count))

@@ -906,6 +906,211 @@ class StoreContractTests: XCTestCase {
         XCTAssertEqual(try store.countActiveSandboxes(tenantID: nil, ownerID: nil), 6)
     }
 
+    // MARK: Templates
+
+    /// A template with every field set to something other than its default.
+    func fullTemplate(_ name: String, tenant: String = "t1", version: Int = 1) -> TemplateRecord {
+        TemplateRecord(
+            name: name, tenantID: tenant, image: "python:3.12", ttl: "1h30m", provider: "firecracker",
+            version: version, memoryMB: 2048, vcpus: 2, ttlMs: 5_400_000,
+            metadataJSON: #"{"team":"ml","note":"o'brien \"q\" ü"}"#, envJSON: #"{"PYTHONUNBUFFERED":"1"}"#,
+            setupJSON: #"["pip install numpy","echo 日本語"]"#, onDrain: "migrate", description: "ML sandbox 🚀",
+            createdAt: 0, updatedAt: 0)
+    }
+
+    func testTemplateRecordDefaults() {
+        let t = TemplateRecord(name: "x")
+        XCTAssertEqual(
+            [t.tenantID, t.image, t.ttl, t.provider, t.metadataJSON, t.envJSON, t.setupJSON, t.onDrain, t.description],
+            ["", "", "", "", "{}", "{}", "[]", "expire", ""])
+        XCTAssertEqual([t.version, t.memoryMB, t.vcpus], [1, 0, 0])
+        XCTAssertEqual([t.ttlMs, t.createdAt, t.updatedAt], [0, 0, 0])
+    }
+
+    func testTemplateInsertGetDelete() throws {
+        let store = try migratedStore()
+        XCTAssertNil(try store.getTemplate("py"))
+
+        var record = fullTemplate("py", version: 7)
+        record.createdAt = 1_000  // ignored: both times come from the database
+        record.updatedAt = 2_000
+        let before = try store.now()
+        let stored = try store.insertTemplate(record)
+        let after = try store.now()
+        XCTAssertGreaterThanOrEqual(stored.createdAt, before, "database now")
+        XCTAssertLessThanOrEqual(stored.createdAt, after)
+        XCTAssertEqual(stored.updatedAt, stored.createdAt, "an insert sets both to the same now")
+        var expected = fullTemplate("py", version: 7)
+        expected.createdAt = stored.createdAt
+        expected.updatedAt = stored.updatedAt
+        XCTAssertEqual(stored, expected, "every field stored as given, version included")
+        XCTAssertEqual(try store.getTemplate("py"), stored)
+        XCTAssertNil(try store.getTemplate("PY"), "names are exact")
+        XCTAssertNil(try store.getTemplate("py "), "names are exact")
+
+        // Defaults (global, every optional field unset) round-trip exactly.
+        let bare = try store.insertTemplate(TemplateRecord(name: "bare"))
+        XCTAssertEqual(bare, TemplateRecord(name: "bare", createdAt: bare.createdAt, updatedAt: bare.updatedAt))
+        XCTAssertEqual(try store.getTemplate("bare"), bare)
+        // ... and so do explicitly empty ones.
+        let empty = try store.insertTemplate(TemplateRecord(
+            name: "empty", version: 0, metadataJSON: "", envJSON: "", setupJSON: "", onDrain: ""))
+        XCTAssertEqual(empty, TemplateRecord(
+            name: "empty", version: 0, metadataJSON: "", envJSON: "", setupJSON: "", onDrain: "",
+            createdAt: empty.createdAt, updatedAt: empty.updatedAt))
+
+        XCTAssertTrue(try store.deleteTemplate("py"))
+        XCTAssertFalse(try store.deleteTemplate("py"))
+        XCTAssertFalse(try store.deleteTemplate("nobody"))
+        XCTAssertNil(try store.getTemplate("py"))
+        XCTAssertEqual(try store.getTemplate("bare"), bare, "other templates untouched")
+
+        // An insert after delete is a fresh row.
+        usleep(5_000)
+        let again = try store.insertTemplate(TemplateRecord(name: "py", image: "python:3.13"))
+        XCTAssertGreaterThan(again.createdAt, stored.createdAt)
+        XCTAssertEqual(again.version, 1)
+        XCTAssertEqual(again.image, "python:3.13")
+        XCTAssertEqual(again.memoryMB, 0, "nothing left over from the deleted row")
+    }
+
+    func testDuplicateTemplateIsConflictAndKeepsTheOriginal() throws {
+        let store = try migratedStore()
+        let original = try store.insertTemplate(fullTemplate("py", tenant: "t1"))
+        assertStoreError(.conflict("template py already exists")) {
+            try store.insertTemplate(TemplateRecord(name: "py", tenantID: "t2", image: "other"))
+        }
+        // Names are unique across tenants and global.
+        assertStoreError(.conflict("template py already exists")) {
+            try store.insertTemplate(TemplateRecord(name: "py"))
+        }
+        XCTAssertEqual(try store.getTemplate("py"), original)
+        // The writer is usable afterwards.
+        XCTAssertEqual(try store.insertTemplate(TemplateRecord(name: "py2")).name, "py2")
+    }
+
+    func testReplaceTemplate() throws {
+        let store = try migratedStore()
+        assertStoreError(.notFound) { try store.replaceTemplate(TemplateRecord(name: "missing")) }
+        XCTAssertNil(try store.getTemplate("missing"), "replace never inserts")
+
+        let first = try store.insertTemplate(fullTemplate("py", version: 3))
+        let other = try store.insertTemplate(fullTemplate("other"))
+        usleep(5_000)
+        let before = try store.now()
+        // Every field replaced (tenant included, "" / 0 clearing optional ones); the record's
+        // version and times are ignored.
+        let replacement = TemplateRecord(
+            name: "py", tenantID: "", image: "python:3.13", ttl: "", provider: "", version: 99, memoryMB: 0,
+            vcpus: 4, ttlMs: 0, metadataJSON: #"{"v":"2"}"#, envJSON: "{}", setupJSON: "[]", onDrain: "expire",
+            description: "", createdAt: 1, updatedAt: 2)
+        let second = try store.replaceTemplate(replacement)
+        let after = try store.now()
+        XCTAssertEqual(second.createdAt, first.createdAt, "created_at kept")
+        XCTAssertGreaterThanOrEqual(second.updatedAt, before, "updated_at = database now")
+        XCTAssertLessThanOrEqual(second.updatedAt, after)
+        XCTAssertGreaterThan(second.updatedAt, first.updatedAt)
+        XCTAssertEqual(second, TemplateRecord(
+            name: "py", tenantID: "", image: "python:3.13", ttl: "", provider: "", version: 4, memoryMB: 0,
+            vcpus: 4, ttlMs: 0, metadataJSON: #"{"v":"2"}"#, envJSON: "{}", setupJSON: "[]", onDrain: "expire",
+            description: "", createdAt: first.createdAt, updatedAt: second.updatedAt), "version = old + 1")
+        XCTAssertEqual(try store.getTemplate("py"), second, "returns the stored row")
+        XCTAssertEqual(try store.getTemplate("other"), other, "other templates untouched")
+
+        // Back to the full record: every field replaced again, version counts on.
+        let third = try store.replaceTemplate(fullTemplate("py", tenant: "t2", version: 1))
+        var expected = fullTemplate("py", tenant: "t2", version: 5)
+        expected.createdAt = first.createdAt
+        expected.updatedAt = third.updatedAt
+        XCTAssertEqual(third, expected)
+        XCTAssertGreaterThanOrEqual(third.updatedAt, second.updatedAt)
+        XCTAssertEqual(try store.listTemplates(tenantIDs: ["t2"], limit: 10, afterName: nil).map(\.name), ["py"],
+                       "the new tenant is what lists see")
+        XCTAssertEqual(try store.listTemplates(tenantIDs: [""], limit: 10, afterName: nil), [])
+
+        XCTAssertTrue(try store.deleteTemplate("py"))
+        assertStoreError(.notFound) { try store.replaceTemplate(self.fullTemplate("py")) }
+    }
+
+    /// The version bump is one statement: replaces from two store instances (two processes, as far
+    /// as the database can tell) never lose one.
+    func testConcurrentReplacesEachBumpTheVersion() throws {
+        let store = try migratedStore()
+        let another = try openAnotherStore()
+        defer { another.close() }
+        try store.insertTemplate(TemplateRecord(name: "hot"))
+        let failures = Collector<String>()
+        let versions = Collector<Int>()
+        XCTAssertTrue(runOnThreads(8) { index in
+            let target = index % 2 == 0 ? store : another
+            for round in 0..<10 {
+                do {
+                    let row = try target.replaceTemplate(TemplateRecord(name: "hot", image: "img-\(index)-\(round)"))
+                    versions.append(row.version)
+                } catch {
+                    failures.append("thread \(index): \(error)")
+                }
+            }
+        })
+        XCTAssertEqual(failures.all, [])
+        XCTAssertEqual(versions.all.sorted(), Array(2...81), "each replace saw and bumped its own version")
+        XCTAssertEqual(try store.getTemplate("hot")?.version, 81)
+    }
+
+    func testListTemplatesByTenantAndPaging() throws {
+        let store = try migratedStore()
+        XCTAssertEqual(try store.listTemplates(tenantIDs: ["t1", ""], limit: 10, afterName: nil), [])
+        // (name, tenant); byte order: uppercase before lowercase, non-ASCII last.
+        let rows: [(String, String)] = [
+            ("Base", ""), ("alpine", "t1"), ("go", "t2"), ("node", ""), ("node-18", "t1"), ("o'py", "t1"),
+            ("rust", "t2"), ("zig", ""), ("ümlaut", "t1"),
+        ]
+        var stored: [String: TemplateRecord] = [:]
+        for (name, tenant) in rows.shuffled() {
+            stored[name] = try store.insertTemplate(fullTemplate(name, tenant: tenant))
+        }
+        func names(_ tenants: [String], limit: Int = 100, after: String? = nil) throws -> [String] {
+            try store.listTemplates(tenantIDs: tenants, limit: limit, afterName: after).map(\.name)
+        }
+        XCTAssertEqual(try names(["t1", ""]), ["Base", "alpine", "node", "node-18", "o'py", "zig", "ümlaut"])
+        XCTAssertEqual(try names(["", "t1"]), ["Base", "alpine", "node", "node-18", "o'py", "zig", "ümlaut"],
+                       "order of tenantIDs does not matter")
+        XCTAssertEqual(try names(["t2", ""]), ["Base", "go", "node", "rust", "zig"])
+        XCTAssertEqual(try names([""]), ["Base", "node", "zig"], "globals only")
+        XCTAssertEqual(try names(["t1"]), ["alpine", "node-18", "o'py", "ümlaut"], "no globals unless asked")
+        XCTAssertEqual(try names(["t1", "t2"]), ["alpine", "go", "node-18", "o'py", "rust", "ümlaut"])
+        XCTAssertEqual(try names(["t1", "t1", "", ""]), try names(["t1", ""]), "duplicates are harmless")
+        XCTAssertEqual(try names(["t9"]), [])
+        XCTAssertEqual(try names(["T1"]), [], "tenant IDs are exact")
+        XCTAssertEqual(try names([]), [], "an empty tenant list matches nothing")
+
+        let whole = try store.listTemplates(tenantIDs: ["t1", ""], limit: 100, afterName: nil)
+        XCTAssertEqual(whole, whole.map { stored[$0.name]! }, "whole rows")
+
+        var seen: [String] = []
+        var after: String? = nil
+        while true {
+            let page = try store.listTemplates(tenantIDs: ["t1", ""], limit: 3, afterName: after)
+            XCTAssertLessThanOrEqual(page.count, 3)
+            seen += page.map(\.name)
+            guard page.count == 3, let last = page.last else { break }
+            after = last.name
+        }
+        XCTAssertEqual(seen, ["Base", "alpine", "node", "node-18", "o'py", "zig", "ümlaut"])
+
+        XCTAssertEqual(try names(["t1", ""], limit: 2, after: "alpine"), ["node", "node-18"], "strictly after the cursor")
+        XCTAssertEqual(try names(["t1", ""], limit: 10, after: "go"), ["node", "node-18", "o'py", "zig", "ümlaut"],
+                       "a cursor that is another tenant's still pages")
+        XCTAssertEqual(try names(["t1", ""], limit: 10, after: "n"), ["node", "node-18", "o'py", "zig", "ümlaut"],
+                       "a cursor that is not stored still pages")
+        XCTAssertEqual(try names(["t1", ""], limit: 10, after: "ümlaut"), [])
+        XCTAssertEqual(try names(["t1", ""], limit: 0), [])
+        XCTAssertEqual(try names(["t1", ""], limit: -1, after: "alpine"), [])
+
+        XCTAssertTrue(try store.deleteTemplate("node"))
+        XCTAssertEqual(try names([""]), ["Base", "zig"])
+    }
+
     // MARK: Text fidelity
 
     func testUnicodeAndQuotesSurvive() throws {
