@@ -114,7 +114,8 @@ struct JanssonValueDecoder: Decoder {
         func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
             let found = try require(key)
             let path = codingPath + [key]
-            if found.pointee.type == JSON_NULL, !(T.self is any ExpressibleByNilLiteral.Type) {
+            // JSONValue represents null itself; other non-optional types cannot hold it.
+            if found.pointee.type == JSON_NULL, !(T.self is any ExpressibleByNilLiteral.Type), T.self != JSONValue.self {
                 throw DecodingError.valueNotFound(type, .init(codingPath: path, debugDescription: "null"))
             }
             return try unbox(type, found, path)

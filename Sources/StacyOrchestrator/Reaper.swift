@@ -74,6 +74,7 @@ public final class Reaper: Sendable {
         _ = try? store.purgeDestroyedSandboxes(olderThanMs: settings.destroyedRetention.nanoseconds / 1_000_000)
         _ = try? store.pruneEvents(olderThanMs: settings.eventRetention.nanoseconds / 1_000_000, maxRows: settings.eventMaxRows)
         _ = try? store.pruneExecLogs(olderThanMs: settings.execLogRetention.nanoseconds / 1_000_000)
+        _ = try? store.pruneIdempotencyKeys(olderThanMs: IdempotencyReservation.windowMs)
         return destroyed
     }
 }

@@ -209,22 +209,36 @@ public final class SandboxManager: Sendable {
     /// At most this many rows without paging (api.md §1); the caller flags truncation.
     public static let listCap = 10_000
 
-    public func list(_ filter: ListFilter, principal: Principal) throws(APIError) -> (sandboxes: [Sandbox], truncated: Bool) {
+    /// Visible sandboxes in (created_at, id) order, after `afterID`, at most `limit`; the second
+    /// value is true when more exist. Store pages are read until enough pass the filters.
+    public func list(_ filter: ListFilter, principal: Principal, limit: Int = SandboxManager.listCap,
+                     afterID: String? = nil) throws(APIError) -> (sandboxes: [Sandbox], more: Bool) {
         if filter.ownerID != nil || filter.includeDestroyed { try principal.require("operator:*") }
-        var storeFilter = SandboxFilter(limit: SandboxManager.listCap + 1)
+        var storeFilter = SandboxFilter(limit: min(limit + 1, 1000))
         if !principal.isGlobalAdmin { storeFilter.tenantID = principal.tenantID }
         if !principal.has("operator:*") { storeFilter.ownerID = principal.ownerID }
         if let owner = filter.ownerID { storeFilter.ownerID = owner }
         if let state = filter.state { storeFilter.states = [state] }
-        let rows = try storeCall { try store.listSandboxes(filter: storeFilter) }
-        let visible = rows.filter { row in
-            (filter.includeDestroyed || row.state != "destroyed")
-                && filter.provider.map { $0 == row.provider } ?? true
-                && filter.workerID.map { $0 == row.workerID } ?? true
-                && filter.template.map { $0 == row.template } ?? true
-                && principal.canSee(ownerID: row.ownerID, tenantID: row.tenantID)
+        storeFilter.afterID = afterID
+        var visible: [SandboxRecord] = []
+        while visible.count <= limit {
+            let rows: [SandboxRecord]
+            do { rows = try store.listSandboxes(filter: storeFilter) } catch .notFound {
+                throw .badRequest("invalid cursor")
+            } catch {
+                throw error.apiError
+            }
+            visible += rows.filter { row in
+                (filter.includeDestroyed || row.state != "destroyed")
+                    && filter.provider.map { $0 == row.provider } ?? true
+                    && filter.workerID.map { $0 == row.workerID } ?? true
+                    && filter.template.map { $0 == row.template } ?? true
+                    && principal.canSee(ownerID: row.ownerID, tenantID: row.tenantID)
+            }
+            guard rows.count == storeFilter.limit, let last = rows.last else { break }
+            storeFilter.afterID = last.id
         }
-        return (visible.prefix(SandboxManager.listCap).map(wire), rows.count > SandboxManager.listCap)
+        return (visible.prefix(limit).map(wire), visible.count > limit)
     }
 
     // MARK: destroy, prune, extend

@@ -71,12 +71,12 @@ public final class ControlPlane: Sendable {
         state = SystemState(store: store, httpStats: stats, openAPIDocument: document, warnings: warnings,
                             manager: manager, events: events)
         var router = Router()
-        let routes = SystemRoutes.routes(state, auth: auth) + SandboxRoutes.routes(manager, auth: auth, warnings: warnings)
+        let routes = SystemRoutes.routes(state, auth: auth) + SandboxRoutes.routes(manager, auth: auth, store: store, warnings: warnings)
             + ExecRoutes.routes(manager, auth: auth) + FileRoutes.routes(manager, auth: auth)
             + EventRoutes.routes(manager, auth: auth, hub: events, store: store,
                                  keepalive: UInt64(settings.streamKeepalive.nanoseconds))
             + AdminRoutes.routes(store: store, auth: auth) + QuotaRoutes.routes(manager, auth: auth)
-            + TemplateRoutes.routes(manager, auth: auth, warnings: warnings)
+            + TemplateRoutes.routes(manager, auth: auth, store: store, warnings: warnings)
         for route in routes { router.add(route) }
         precondition(router.routes.map(\.info) == ControlPlaneRoutes.all, "route table and served routes differ")
 

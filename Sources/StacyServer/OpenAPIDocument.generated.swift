@@ -480,11 +480,17 @@ let openAPIDocumentText = ##"""
               "type": "boolean",
               "default": false
             }
+          },
+          {
+            "$ref": "#/components/parameters/Limit"
+          },
+          {
+            "$ref": "#/components/parameters/Cursor"
           }
         ],
         "responses": {
           "200": {
-            "description": "The sandboxes the caller may see (at most 10,000; `X-Stacyvm-Truncated: true` when cut).",
+            "description": "Without `limit`/`cursor`: the plain array (at most 10,000; `X-Stacyvm-Truncated: true` when cut). With them: a page.",
             "headers": {
               "X-Request-ID": {
                 "$ref": "#/components/headers/X-Request-ID"
@@ -496,10 +502,35 @@ let openAPIDocumentText = ##"""
             "content": {
               "application/json": {
                 "schema": {
-                  "type": "array",
-                  "items": {
-                    "$ref": "#/components/schemas/Sandbox"
-                  }
+                  "oneOf": [
+                    {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/Sandbox"
+                      }
+                    },
+                    {
+                      "type": "object",
+                      "required": [
+                        "items",
+                        "next_cursor"
+                      ],
+                      "properties": {
+                        "items": {
+                          "type": "array",
+                          "items": {
+                            "$ref": "#/components/schemas/Sandbox"
+                          }
+                        },
+                        "next_cursor": {
+                          "type": [
+                            "string",
+                            "null"
+                          ]
+                        }
+                      }
+                    }
+                  ]
                 },
                 "example": [
                   {
@@ -554,6 +585,9 @@ let openAPIDocumentText = ##"""
         "parameters": [
           {
             "$ref": "#/components/parameters/XUserID"
+          },
+          {
+            "$ref": "#/components/parameters/IdempotencyKey"
           }
         ],
         "requestBody": {
@@ -635,6 +669,19 @@ let openAPIDocumentText = ##"""
           },
           "default": {
             "$ref": "#/components/responses/Error"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "422": {
+            "description": "A template `setup` command failed; the sandbox was destroyed (`SETUP_FAILED`).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
           }
         }
       },
@@ -2219,26 +2266,15 @@ let openAPIDocumentText = ##"""
         "x-stacyvm-scope": "operator:*",
         "parameters": [
           {
-            "name": "limit",
-            "in": "query",
-            "schema": {
-              "type": "integer",
-              "minimum": 1,
-              "maximum": 10000
-            }
+            "$ref": "#/components/parameters/Limit"
           },
           {
-            "name": "after",
-            "in": "query",
-            "schema": {
-              "type": "string"
-            },
-            "description": "Owner ID to list after."
+            "$ref": "#/components/parameters/Cursor"
           }
         ],
         "responses": {
           "200": {
-            "description": "Quotas by owner ID.",
+            "description": "The plain array, or a page with `limit`/`cursor`.",
             "headers": {
               "X-Request-ID": {
                 "$ref": "#/components/headers/X-Request-ID"
@@ -2247,10 +2283,35 @@ let openAPIDocumentText = ##"""
             "content": {
               "application/json": {
                 "schema": {
-                  "type": "array",
-                  "items": {
-                    "$ref": "#/components/schemas/OwnerQuota"
-                  }
+                  "oneOf": [
+                    {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/OwnerQuota"
+                      }
+                    },
+                    {
+                      "type": "object",
+                      "required": [
+                        "items",
+                        "next_cursor"
+                      ],
+                      "properties": {
+                        "items": {
+                          "type": "array",
+                          "items": {
+                            "$ref": "#/components/schemas/OwnerQuota"
+                          }
+                        },
+                        "next_cursor": {
+                          "type": [
+                            "string",
+                            "null"
+                          ]
+                        }
+                      }
+                    }
+                  ]
                 }
               }
             }
@@ -2545,26 +2606,15 @@ let openAPIDocumentText = ##"""
         "x-stacyvm-scope": "read:*",
         "parameters": [
           {
-            "name": "limit",
-            "in": "query",
-            "schema": {
-              "type": "integer",
-              "minimum": 1,
-              "maximum": 10000
-            }
+            "$ref": "#/components/parameters/Limit"
           },
           {
-            "name": "after",
-            "in": "query",
-            "schema": {
-              "type": "string"
-            },
-            "description": "Template name to list after."
+            "$ref": "#/components/parameters/Cursor"
           }
         ],
         "responses": {
           "200": {
-            "description": "The caller's tenant's templates and the global ones, by name.",
+            "description": "The plain array, or a page with `limit`/`cursor`.",
             "headers": {
               "X-Request-ID": {
                 "$ref": "#/components/headers/X-Request-ID"
@@ -2573,10 +2623,35 @@ let openAPIDocumentText = ##"""
             "content": {
               "application/json": {
                 "schema": {
-                  "type": "array",
-                  "items": {
-                    "$ref": "#/components/schemas/Template"
-                  }
+                  "oneOf": [
+                    {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/Template"
+                      }
+                    },
+                    {
+                      "type": "object",
+                      "required": [
+                        "items",
+                        "next_cursor"
+                      ],
+                      "properties": {
+                        "items": {
+                          "type": "array",
+                          "items": {
+                            "$ref": "#/components/schemas/Template"
+                          }
+                        },
+                        "next_cursor": {
+                          "type": [
+                            "string",
+                            "null"
+                          ]
+                        }
+                      }
+                    }
+                  ]
                 }
               }
             }
@@ -2830,6 +2905,9 @@ let openAPIDocumentText = ##"""
             "schema": {
               "type": "string"
             }
+          },
+          {
+            "$ref": "#/components/parameters/IdempotencyKey"
           }
         ],
         "requestBody": {
@@ -2872,6 +2950,19 @@ let openAPIDocumentText = ##"""
           },
           "default": {
             "$ref": "#/components/responses/Error"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "422": {
+            "description": "A template `setup` command failed; the sandbox was destroyed (`SETUP_FAILED`).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
           }
         }
       }
@@ -4686,6 +4777,34 @@ let openAPIDocumentText = ##"""
           "minLength": 1,
           "maxLength": 128
         }
+      },
+      "Limit": {
+        "name": "limit",
+        "in": "query",
+        "schema": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 1000
+        },
+        "description": "Page size (default 100). With `limit` or `cursor` the response is `{\"items\":[…],\"next_cursor\":\"…\"|null}`."
+      },
+      "Cursor": {
+        "name": "cursor",
+        "in": "query",
+        "schema": {
+          "type": "string"
+        },
+        "description": "Opaque cursor from `next_cursor`; a malformed one is 400."
+      },
+      "IdempotencyKey": {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "schema": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 128
+        },
+        "description": "Same key, principal and body within 24 h → the stored status and body (`Idempotent-Replayed: true`); another body → 409; a duplicate arriving while the first runs waits for it (up to the spawn deadline). 5xx results are not stored."
       }
     },
     "headers": {

@@ -30,9 +30,11 @@ enum QuotaRoutes {
             }),
             Route(list, handler: .sync { request in
                 _ = try auth.authorize(request, list)
-                let raw = try request.queryValue("limit") ?? "1000"
-                guard let limit = Int(raw), (1...10_000).contains(limit) else { throw APIError.badRequest("limit must be 1 to 10000") }
-                return .json(try manager.listQuotas(limit: limit, after: request.queryValue("after")))
+                if let paging = try Paging.parse(request) {
+                    let items = try manager.listQuotas(limit: paging.limit + 1, after: paging.after)
+                    return paging.page(items, key: \.ownerID)
+                }
+                return .json(try manager.listQuotas(limit: 10_000, after: nil))
             }),
             Route(summary, handler: .sync { request in
                 _ = try auth.authorize(request, summary)

@@ -4,6 +4,7 @@ import StacyJSON
 import StacyConfig
 import StacyOrchestrator
 import StacyProviders
+import StacyStore
 
 extension Authenticator {
     /// The caller, checked against the route's scope (api.md §4).
@@ -36,7 +37,7 @@ enum SandboxRoutes {
 
     static let all = [list, create, prune, get, destroy, extend, stats, logs, pool]
 
-    static func routes(_ manager: SandboxManager, auth: Authenticator, warnings: [String]) -> [Route] {
+    static func routes(_ manager: SandboxManager, auth: Authenticator, store: any Store, warnings: [String]) -> [Route] {
         [
             Route(list, handler: .sync { request in
                 let caller = try auth.authorize(request, list)
@@ -47,6 +48,10 @@ enum SandboxRoutes {
                 filter.template = try request.queryValue("template")
                 filter.ownerID = try request.queryValue("owner_id")
                 filter.includeDestroyed = try flag(request.queryValue("include_destroyed"))
+                if let paging = try Paging.parse(request) {
+                    let (sandboxes, more) = try manager.list(filter, principal: caller, limit: paging.limit, afterID: paging.after)
+                    return paging.page(sandboxes, more: more, key: \.id)
+                }
                 let (sandboxes, truncated) = try manager.list(filter, principal: caller)
                 var response = HTTPResponse.json(sandboxes)
                 if truncated { response.headers.append(("X-Stacyvm-Truncated", "true")) }
@@ -55,7 +60,10 @@ enum SandboxRoutes {
             Route(create, handler: .async { request in
                 let caller = try auth.authorize(request, create)
                 let body = try request.decodeJSON(SpawnRequest.self)
-                var response = HTTPResponse.json(try await manager.spawn(body, principal: caller), status: 201)
+                var response = try await Idempotency.run(request, principal: caller, store: store,
+                                                         deadline: manager.settings.spawnDeadline) {
+                    HTTPResponse.json(try await manager.spawn(body, principal: caller), status: 201)
+                }
                 // runtime.md §2.3: a spawn on the mock default says loudly that nothing is isolated.
                 for warning in warnings { response.headers.append(("Warning", "199 stacyvm \"\(warning)\"")) }
                 return response

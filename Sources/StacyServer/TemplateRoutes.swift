@@ -2,6 +2,7 @@ import StacyAPI
 import StacyHTTP
 import StacyJSON
 import StacyOrchestrator
+import StacyStore
 
 /// api.md §8.1: templates and spawn-from-template.
 enum TemplateRoutes {
@@ -16,13 +17,15 @@ enum TemplateRoutes {
     static let spawn = RouteInfo(method: "POST", path: "/api/v1/templates/{name}/spawn", operationID: "spawnFromTemplate", scope: "api:*")
     static let all = [list, create, get, replace, delete, spawn]
 
-    static func routes(_ manager: SandboxManager, auth: Authenticator, warnings: [String]) -> [Route] {
+    static func routes(_ manager: SandboxManager, auth: Authenticator, store: any Store, warnings: [String]) -> [Route] {
         [
             Route(list, handler: .sync { request in
                 let caller = try auth.authorize(request, list)
-                let raw = try request.queryValue("limit") ?? "1000"
-                guard let limit = Int(raw), (1...10_000).contains(limit) else { throw APIError.badRequest("limit must be 1 to 10000") }
-                return .json(try manager.listTemplates(principal: caller, limit: limit, after: request.queryValue("after")))
+                if let paging = try Paging.parse(request) {
+                    let items = try manager.listTemplates(principal: caller, limit: paging.limit + 1, after: paging.after)
+                    return paging.page(items, key: \.name)
+                }
+                return .json(try manager.listTemplates(principal: caller, limit: 10_000, after: nil))
             }),
             Route(create, handler: .sync { request in
                 let caller = try auth.authorize(request, create)
@@ -46,8 +49,11 @@ enum TemplateRoutes {
             Route(spawn, handler: .async { request in
                 let caller = try auth.authorize(request, spawn)
                 let body = try request.decodeJSON(TemplateSpawnRequest.self)
-                var response = HTTPResponse.json(try await manager.spawnFromTemplate(request.pathParameter("name"), body,
-                                                                                     principal: caller), status: 201)
+                var response = try await Idempotency.run(request, principal: caller, store: store,
+                                                         deadline: manager.settings.spawnDeadline) {
+                    HTTPResponse.json(try await manager.spawnFromTemplate(request.pathParameter("name"), body, principal: caller),
+                                      status: 201)
+                }
                 for warning in warnings { response.headers.append(("Warning", "199 stacyvm \"\(warning)\"")) }
                 return response
             }),

@@ -376,3 +376,20 @@ public struct TemplateRecord: Sendable, Equatable {
         self.updatedAt = updatedAt
     }
 }
+
+/// The outcome of `Store.reserveIdempotencyKey` (api.md §1 "Idempotency"), for one
+/// (principal, key) pair.
+public enum IdempotencyReservation: Sendable, Equatable {
+    /// No live row existed: one is now stored `in_progress` for this request, and the caller runs it.
+    case reserved
+    /// The same request (same hash) is still running elsewhere; wait and ask again.
+    case inProgress
+    /// The same request finished: replay this status and body.
+    case done(status: Int, response: String)
+    /// The key was used with another request body (409 `CONFLICT`).
+    case mismatch
+
+    /// How long a key is remembered: a row older than this (by database time) no longer counts and
+    /// is replaced by the next reservation. Also the natural `pruneIdempotencyKeys` argument.
+    public static let windowMs: Int64 = 24 * 60 * 60 * 1000
+}

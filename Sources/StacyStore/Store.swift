@@ -186,4 +186,24 @@ public protocol Store: Sendable {
     /// collation; PostgreSQL needs `COLLATE "C"`), at most `limit` (≤ 0 gives []). Keyset paging:
     /// only names strictly after `afterName`, which need not exist any more.
     func listTemplates(tenantIDs: [String], limit: Int, afterName: String?) throws(StoreError) -> [TemplateRecord]
+
+    // MARK: Idempotency keys (api.md §1)
+
+    /// In ONE write transaction, for the row of (principal, key): none, or one created more than
+    /// `IdempotencyReservation.windowMs` before database now (which is replaced) → store it
+    /// `in_progress` with `requestSHA256` and created_at = database now, and return `.reserved`;
+    /// a row with another request hash → `.mismatch`; same hash still `in_progress` → `.inProgress`;
+    /// same hash `done` → `.done` with the stored status and response. Of concurrent reservations of
+    /// one key (from any number of store instances), exactly one gets `.reserved`.
+    func reserveIdempotencyKey(principal: String, key: String, requestSHA256: String) throws(StoreError) -> IdempotencyReservation
+    /// Stores the result: state `done` with `status` and `response` (created_at is kept, so the
+    /// window still counts from the reservation). `.notFound` if the row does not exist.
+    func completeIdempotencyKey(principal: String, key: String, status: Int, response: String) throws(StoreError)
+    /// Deletes the row, whatever its state, so the key can be retried (a 5xx result is not stored).
+    /// No row is not an error.
+    func releaseIdempotencyKey(principal: String, key: String) throws(StoreError)
+    /// Deletes rows, in either state, created before database now − `olderThanMs`; `olderThanMs <= 0`
+    /// deletes nothing. Returns the number deleted.
+    @discardableResult
+    func pruneIdempotencyKeys(olderThanMs: Int64) throws(StoreError) -> Int
 }

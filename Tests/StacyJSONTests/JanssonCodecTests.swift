@@ -144,6 +144,7 @@ final class JanssonCodecTests: XCTestCase {
         XCTAssertEqual(String(decoding: try JanssonEncoder().encode(value), as: UTF8.self),
                        #"{"z":1,"a":[true,null,"s"],"m":{"k":1.5}}"#)
         XCTAssertEqual(value["a"], .array([.bool(true), .null, .string("s")]))
+        XCTAssertEqual(try decode(JSONValue.self, #"{"n":null}"#)["n"], .null, "null members decode as .null")
     }
 
     func testMallocedOutputMatchesByteOutput() throws {

@@ -340,3 +340,51 @@ final class SandboxAPITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/etc/stacyvm-escape"))
     }
 }
+
+extension SandboxAPITests {
+    func testCursorPagingWalksEverySandboxOnce() throws {
+        var spawned: [String] = []
+        for _ in 0..<5 { spawned.append(try spawn().id) }
+        var seen: [String] = []
+        var cursor: String?
+        var pages = 0
+        repeat {
+            let path = "/api/v1/sandboxes?limit=2" + (cursor.map { "&cursor=\($0)" } ?? "")
+            let page = try JanssonDecoder().decode(JSONValue.self, from: try rawRequest(port: port, path: path).body)
+            guard case .array(let items)? = page["items"] else { return XCTFail("no items") }
+            seen += items.compactMap { if case .string(let id)? = $0["id"] { return id } else { return nil } }
+            if case .string(let next)? = page["next_cursor"] { cursor = next } else {
+                XCTAssertEqual(page["next_cursor"], .null, "the last page says null")
+                cursor = nil
+            }
+            pages += 1
+        } while cursor != nil && pages < 10
+        XCTAssertEqual(seen, spawned, "every sandbox once, in creation order")
+        XCTAssertEqual(pages, 3)
+        XCTAssertEqual(try rawRequest(port: port, path: "/api/v1/sandboxes?cursor=%%%").status, 400)
+        XCTAssertEqual(try rawRequest(port: port, path: "/api/v1/sandboxes?cursor=bm9wZQ").status, 400)
+        XCTAssertEqual(try rawRequest(port: port, path: "/api/v1/sandboxes?limit=0").status, 400)
+    }
+}
+
+extension SandboxAPITests {
+    func testIdempotencyKeyReplaysAndRejectsAnotherBody() throws {
+        let first = try call("POST", "/api/v1/sandboxes", json: #"{"ttl":"10m"}"#, headers: [("Idempotency-Key", "spawn-1")])
+        XCTAssertEqual(first.status, 201)
+        let again = try call("POST", "/api/v1/sandboxes", json: #"{"ttl":"10m"}"#, headers: [("Idempotency-Key", "spawn-1")])
+        XCTAssertEqual(again.status, 201)
+        XCTAssertEqual(again.body, first.body, "the stored body is replayed")
+        XCTAssertEqual(again.header("Idempotent-Replayed"), "true")
+        XCTAssertEqual(try decode([Sandbox].self, call("GET", "/api/v1/sandboxes")).count, 1, "only one sandbox exists")
+        let other = try call("POST", "/api/v1/sandboxes", json: #"{"ttl":"20m"}"#, headers: [("Idempotency-Key", "spawn-1")])
+        XCTAssertEqual(other.status, 409)
+        XCTAssertEqual(try call("POST", "/api/v1/sandboxes", json: "{}", user: "alice", headers: [("Idempotency-Key", "spawn-1")]).status,
+                       201, "keys are per principal")
+        XCTAssertEqual(try call("POST", "/api/v1/sandboxes", json: "{}",
+                                headers: [("Idempotency-Key", String(repeating: "k", count: 129))]).status, 400)
+        let failed = try call("POST", "/api/v1/sandboxes", json: #"{"ttl":"0s"}"#, headers: [("Idempotency-Key", "spawn-2")])
+        XCTAssertEqual(failed.status, 400)
+        XCTAssertEqual(try call("POST", "/api/v1/sandboxes", json: #"{"ttl":"0s"}"#, headers: [("Idempotency-Key", "spawn-2")]).status,
+                       400, "4xx results are stored and replayed too")
+    }
+}

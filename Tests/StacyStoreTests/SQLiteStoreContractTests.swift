@@ -246,6 +246,90 @@ final class SQLiteStoreContractTests: StoreContractTests {
         XCTAssertEqual(replaced.createdAt, 5)
     }
 
+    /// The stored columns, and the 24 h window by database time: a row just inside it still counts,
+    /// a row just outside it is replaced by the next reservation, whatever its hash or state.
+    func testIdempotencyRowsAndTheDayWindow() throws {
+        let store = try XCTUnwrap(try migratedStore() as? SQLiteStore)
+        func row(_ key: String) throws -> [String]? {
+            try store.read { c throws(StoreError) in
+                try c.queryFirst(
+                    """
+                    SELECT request_sha256, state, COALESCE(status, 'NULL'), COALESCE(response, 'NULL'),
+                           \(SQLiteStore.nowSQL) - created_at < 60000
+                    FROM idempotency_keys WHERE principal = 'p' AND key = ?
+                    """, [.text(key)]) { [$0.string(0), $0.string(1), $0.string(2), $0.string(3), $0.string(4)] }
+            }
+        }
+        func age(_ key: String, byMs ms: Int64) throws {
+            try store.write { c throws(StoreError) in
+                _ = try c.run(
+                    "UPDATE idempotency_keys SET created_at = \(SQLiteStore.nowSQL) - ? WHERE principal = 'p' AND key = ?",
+                    [.int(ms), .text(key)])
+            }
+        }
+
+        XCTAssertEqual(IdempotencyReservation.windowMs, 86_400_000)
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "p", key: "a", requestSHA256: "h1"), .reserved)
+        XCTAssertEqual(try row("a"), ["h1", "in_progress", "NULL", "NULL", "1"])
+        try store.completeIdempotencyKey(principal: "p", key: "a", status: 201, response: #"{"id":"x"}"#)
+        XCTAssertEqual(try row("a"), ["h1", "done", "201", #"{"id":"x"}"#, "1"])
+
+        // Just inside the window (a minute to spare): still the stored result.
+        try age("a", byMs: IdempotencyReservation.windowMs - 60_000)
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "p", key: "a", requestSHA256: "h1"),
+                       .done(status: 201, response: #"{"id":"x"}"#))
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "p", key: "a", requestSHA256: "h2"), .mismatch)
+
+        // Past the window: replaced, even by another body, with a fresh created_at and no result.
+        try age("a", byMs: IdempotencyReservation.windowMs + 1_000)
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "p", key: "a", requestSHA256: "h2"), .reserved)
+        XCTAssertEqual(try row("a"), ["h2", "in_progress", "NULL", "NULL", "1"])
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "p", key: "a", requestSHA256: "h2"), .inProgress)
+
+        // A stale in_progress row (its request died) is replaced too.
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "p", key: "b", requestSHA256: "h1"), .reserved)
+        try age("b", byMs: IdempotencyReservation.windowMs + 1_000)
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "p", key: "b", requestSHA256: "h1"), .reserved)
+        XCTAssertEqual(try row("b"), ["h1", "in_progress", "NULL", "NULL", "1"])
+
+        // Prune with the window removes exactly the stale rows.
+        try age("b", byMs: IdempotencyReservation.windowMs + 1_000)
+        XCTAssertEqual(try store.pruneIdempotencyKeys(olderThanMs: IdempotencyReservation.windowMs), 1)
+        XCTAssertNil(try row("b"))
+        XCTAssertNotNil(try row("a"))
+    }
+
+    /// Same race as the contract's, but on a row past the window: exactly one reservation replaces it.
+    func testConcurrentReservationsReplaceAStaleRowOnce() throws {
+        let store = try XCTUnwrap(try migratedStore() as? SQLiteStore)
+        let another = try openAnotherStore()
+        defer { another.close() }
+        let stores: [any Store] = [store, another]
+        for round in 0..<5 {
+            let key = "stale-\(round)"
+            XCTAssertEqual(try store.reserveIdempotencyKey(principal: "p", key: key, requestSHA256: "old"), .reserved)
+            try store.completeIdempotencyKey(principal: "p", key: key, status: 201, response: "{}")
+            try store.write { c throws(StoreError) in
+                _ = try c.run(
+                    "UPDATE idempotency_keys SET created_at = created_at - ? WHERE key = ?",
+                    [.int(IdempotencyReservation.windowMs + 1_000), .text(key)])
+            }
+            let outcomes = Collector<IdempotencyReservation>()
+            let failures = Collector<String>()
+            XCTAssertTrue(runOnThreads(8) { index in
+                do {
+                    outcomes.append(try stores[index % 2].reserveIdempotencyKey(
+                        principal: "p", key: key, requestSHA256: "new"))
+                } catch {
+                    failures.append("thread \(index): \(error)")
+                }
+            })
+            XCTAssertEqual(failures.all, [], "round \(round)")
+            XCTAssertEqual(outcomes.all.filter { $0 == .reserved }.count, 1, "round \(round)")
+            XCTAssertEqual(outcomes.all.filter { $0 == .inProgress }.count, 7, "round \(round)")
+        }
+    }
+
     func testMigrationListIsContiguousAndChecksummed() throws {
         XCTAssertNoThrow(try MigrationPlanner.checkSequence(SQLiteMigrations.all))
         XCTAssertEqual(SQLiteMigrations.all.map(\.version), Array(1...SQLiteMigrations.all.count))

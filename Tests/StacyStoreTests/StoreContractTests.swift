@@ -1111,6 +1111,110 @@ class StoreContractTests: XCTestCase {
         XCTAssertEqual(try names([""]), ["Base", "zig"])
     }
 
+    // MARK: Idempotency keys
+
+    func testIdempotencyReserveCompleteAndReplay() throws {
+        let store = try migratedStore()
+        let body = #"{"id":"sb-000000000000000000000001","note":"it's ✓ 🚀"}"#
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "alice", key: "k1", requestSHA256: "h1"), .reserved)
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "alice", key: "k1", requestSHA256: "h1"), .inProgress)
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "alice", key: "k1", requestSHA256: "h2"), .mismatch,
+                       "another body is a mismatch even while the first is running")
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "bob", key: "k1", requestSHA256: "h2"), .reserved,
+                       "keys are scoped by principal")
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "alice", key: "k2", requestSHA256: "h1"), .reserved)
+
+        try store.completeIdempotencyKey(principal: "alice", key: "k1", status: 201, response: body)
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "alice", key: "k1", requestSHA256: "h1"),
+                       .done(status: 201, response: body), "the stored status and body are replayed exactly")
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "alice", key: "k1", requestSHA256: "h2"), .mismatch)
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "bob", key: "k1", requestSHA256: "h2"), .inProgress,
+                       "completing alice's key leaves bob's alone")
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "alice", key: "k2", requestSHA256: "h1"), .inProgress)
+
+        // Another instance (another process) sees the same rows.
+        let another = try openAnotherStore()
+        defer { another.close() }
+        XCTAssertEqual(try another.reserveIdempotencyKey(principal: "alice", key: "k1", requestSHA256: "h1"),
+                       .done(status: 201, response: body))
+
+        // An empty body and a 4xx status are stored like any other result.
+        try store.completeIdempotencyKey(principal: "bob", key: "k1", status: 409, response: "")
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "bob", key: "k1", requestSHA256: "h2"),
+                       .done(status: 409, response: ""))
+
+        assertStoreError(.notFound) {
+            try store.completeIdempotencyKey(principal: "alice", key: "unknown", status: 201, response: "{}")
+        }
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "alice", key: "unknown", requestSHA256: "h1"), .reserved,
+                       "a failed complete stores nothing")
+    }
+
+    func testReleaseIdempotencyKeyAllowsARetry() throws {
+        let store = try migratedStore()
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "alice", key: "k", requestSHA256: "h1"), .reserved)
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "bob", key: "k", requestSHA256: "h1"), .reserved)
+        try store.releaseIdempotencyKey(principal: "alice", key: "k")
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "alice", key: "k", requestSHA256: "h2"), .reserved,
+                       "a released key is free again, for any body")
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "alice", key: "k", requestSHA256: "h2"), .inProgress)
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "bob", key: "k", requestSHA256: "h1"), .inProgress,
+                       "only the released principal's row went")
+        assertStoreError(.notFound) {
+            try store.completeIdempotencyKey(principal: "carol", key: "k", status: 201, response: "{}")
+        }
+        try store.releaseIdempotencyKey(principal: "carol", key: "k")  // no row: not an error
+
+        // A completed key released (by a caller that wants it gone) is free as well.
+        try store.completeIdempotencyKey(principal: "bob", key: "k", status: 201, response: "{}")
+        try store.releaseIdempotencyKey(principal: "bob", key: "k")
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "bob", key: "k", requestSHA256: "h3"), .reserved)
+    }
+
+    func testPruneIdempotencyKeysByDatabaseTime() throws {
+        let store = try migratedStore()
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "p", key: "old-1", requestSHA256: "h"), .reserved)
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "p", key: "old-2", requestSHA256: "h"), .reserved)
+        try store.completeIdempotencyKey(principal: "p", key: "old-2", status: 201, response: "{}")
+        XCTAssertEqual(try store.pruneIdempotencyKeys(olderThanMs: 0), 0, "<= 0 deletes nothing")
+        XCTAssertEqual(try store.pruneIdempotencyKeys(olderThanMs: -5), 0)
+        XCTAssertEqual(try store.pruneIdempotencyKeys(olderThanMs: IdempotencyReservation.windowMs), 0, "all fresh")
+
+        Thread.sleep(forTimeInterval: 1.0)
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "p", key: "fresh", requestSHA256: "h"), .reserved)
+        XCTAssertEqual(try store.pruneIdempotencyKeys(olderThanMs: 500), 2, "both old rows go, in_progress and done")
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "p", key: "old-1", requestSHA256: "other"), .reserved)
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "p", key: "old-2", requestSHA256: "other"), .reserved)
+        XCTAssertEqual(try store.reserveIdempotencyKey(principal: "p", key: "fresh", requestSHA256: "h"), .inProgress,
+                       "the fresh row stays")
+    }
+
+    /// Two instances on one database (two processes), several threads each, reserving one key:
+    /// exactly one wins, every other sees it in progress; nothing fails.
+    func testConcurrentReservationsFromTwoInstancesReserveOnce() throws {
+        for round in 0..<10 {
+            let first = try migratedStore()
+            let second = try openAnotherStore()
+            opened.append(second)
+            let stores = [first, second]
+            let outcomes = Collector<IdempotencyReservation>()
+            let failures = Collector<String>()
+            XCTAssertTrue(runOnThreads(8) { index in
+                do {
+                    outcomes.append(try stores[index % 2].reserveIdempotencyKey(
+                        principal: "alice", key: "race-\(round)", requestSHA256: "same"))
+                } catch {
+                    failures.append("thread \(index): \(error)")
+                }
+            })
+            XCTAssertEqual(failures.all, [], "round \(round)")
+            let results = outcomes.all
+            XCTAssertEqual(results.count, 8, "round \(round)")
+            XCTAssertEqual(results.filter { $0 == .reserved }.count, 1, "round \(round): exactly one reservation")
+            XCTAssertEqual(results.filter { $0 == .inProgress }.count, 7, "round \(round)")
+        }
+    }
+
     // MARK: Text fidelity
 
     func testUnicodeAndQuotesSurvive() throws {
