@@ -21,6 +21,8 @@ public struct ManagerSettings: Sendable {
     public var maxSandboxesPerOwner = 0
     public var spawnOverflow = "reject"
     public var spawnDeadline = GoDuration(nanoseconds: 25 * GoDuration.second)
+    public var spawnQueueTimeout = GoDuration(nanoseconds: 20 * GoDuration.second)
+    public var maxSpawnQueue = 100
     var spawnDeadlineNanos: UInt64 { UInt64(max(0, spawnDeadline.nanoseconds)) }
     public var execLogMaxBytes = 64 << 10
     public var streamKeepalive = GoDuration(nanoseconds: 15 * GoDuration.second)
@@ -49,6 +51,8 @@ public struct ManagerSettings: Sendable {
         maxSandboxesPerOwner = int("defaults.max_sandboxes_per_owner", maxSandboxesPerOwner)
         spawnOverflow = config.value("defaults.spawn_overflow")?.stringValue ?? spawnOverflow
         spawnDeadline = duration("defaults.spawn_deadline", spawnDeadline)
+        spawnQueueTimeout = duration("defaults.spawn_queue_timeout", spawnQueueTimeout)
+        maxSpawnQueue = int("defaults.max_spawn_queue", maxSpawnQueue)
         streamKeepalive = duration("limits.stream_keepalive", streamKeepalive)
         workerID = config.value("server.local_worker.id")?.stringValue ?? workerID
         previewDomain = ManagerSettings.previewDomain(configured: config.server.previewDomain, port: listenPort)

@@ -31,6 +31,7 @@ extension SandboxManager {
             try store.putOwnerQuota(OwnerQuotaRecord(ownerID: owner, maxSandboxes: maxSandboxes, maxTTLSeconds: maxTTL,
                                                      maxExecTimeoutSeconds: maxExec))
         }
+        spawnQueue.wakeAll()
         writer.submit(.event(EventRecord(type: "quota.saved", tenantID: principal.tenantID, ownerID: owner,
                                          dataJSON: Self.json(["owner_id": owner]))))
         return Self.wire(stored)
@@ -39,6 +40,7 @@ extension SandboxManager {
     public func deleteQuota(_ owner: String, principal: Principal) throws(APIError) {
         let owner = try Validate.ownerID(owner)
         guard try storeCall({ try store.deleteOwnerQuota(owner) }) else { throw .notFound("quota not found") }
+        spawnQueue.wakeAll()
         writer.submit(.event(EventRecord(type: "quota.deleted", tenantID: principal.tenantID, ownerID: owner,
                                          dataJSON: Self.json(["owner_id": owner]))))
     }

@@ -18,6 +18,7 @@ public final class SandboxManager: Sendable {
     /// Events, exec logs and audit rows leave through this writer, off the request path.
     public let writer: BatchedWriter
     public let operations = OperationMetrics()
+    public let spawnQueue: SpawnQueue
     /// Running execs per sandbox, for `limits.max_execs_per_sandbox`. Per-sandbox counts, so no
     /// lock is held across any call.
     let execCounts = Mutex<[String: Int]>([:])
@@ -26,6 +27,7 @@ public final class SandboxManager: Sendable {
                 writer: BatchedWriter, log: Log) {
         self.store = store
         self.writer = writer
+        self.spawnQueue = SpawnQueue(capacity: settings.maxSpawnQueue)
         self.placement = placement
         self.registry = registry
         self.settings = settings
@@ -92,7 +94,33 @@ public final class SandboxManager: Sendable {
             validated.owner, validated.tenant, validated.image, validated.memory, validated.vcpus, validated.ttl,
             validated.metadata, validated.network)
         let placed = placement.place(providerName: validated.providerName)
-        let decision = try admit(owner: owner, tenant: tenant, ttl: ttl, providerKnown: placed != nil)
+        let deadline = monotonicNanos() + settings.spawnDeadlineNanos
+        var decision = try admit(owner: owner, tenant: tenant, ttl: ttl, providerKnown: placed != nil)
+        var queuedSince: UInt64?
+        // runtime.md §10: capacity refusals wait in the queue (queue mode) until room frees, the
+        // queue timeout or the spawn deadline; everything else is refused at once.
+        while !decision.allowed && decision.queueable {
+            let now = monotonicNanos()
+            if queuedSince == nil {
+                queuedSince = now
+                writer.submit(.event(EventRecord(type: "spawn.queued", tenantID: tenant, ownerID: owner,
+                                                 dataJSON: Self.json(["reason": decision.reason]))))
+            }
+            let until = min(queuedSince! + UInt64(max(0, settings.spawnQueueTimeout.nanoseconds)), deadline)
+            guard until > now else { break }
+            let outcome = await spawnQueue.wait(timeoutNanos: until - now)
+            if case .woken = outcome {
+                decision = try admit(owner: owner, tenant: tenant, ttl: ttl, providerKnown: placed != nil)
+                continue
+            }
+            writer.submit(.event(EventRecord(type: "spawn.queue_timeout", tenantID: tenant, ownerID: owner,
+                                             dataJSON: Self.json(["reason": decision.reason]))))
+            if case .full = outcome { throw .resourceLimit("spawn queue is full") }
+            break
+        }
+        if queuedSince != nil && decision.allowed {
+            writer.submit(.event(EventRecord(type: "spawn.dequeued", tenantID: tenant, ownerID: owner)))
+        }
         guard decision.allowed, let (workerID, provider) = placed else {
             throw SandboxManager.refusal(decision)
         }
@@ -268,6 +296,7 @@ public final class SandboxManager: Sendable {
         }
         _ = try? storeCall { try store.updateSandboxState(id: record.id, state: "destroyed", reason: finalReason) }
         publish("sandbox.destroyed", record, data: ["reason": finalReason])
+        spawnQueue.wakeAll()
         log.info("sandbox destroyed", [("sandbox_id", .string(record.id)), ("reason", .string(finalReason))])
     }
 
@@ -339,6 +368,7 @@ public final class SandboxManager: Sendable {
         }
         _ = try? store.updateSandboxState(id: record.id, state: "destroyed", reason: "expired")
         publish("sandbox.destroyed", record, data: ["reason": "expired"])
+        spawnQueue.wakeAll()
         return true
     }
 

@@ -25,6 +25,11 @@ enum PrometheusText {
                snapshot.providers.items.map { ([("provider", $0.name), ("default", String($0.name == defaultProvider))], $0.healthy ? 1 : 0) })
         family(&out, "stacyvm_provider_health_latency_milliseconds", "gauge", "Duration of the last provider health check.",
                snapshot.providers.items.map { ([("provider", $0.name)], Double($0.latencyMs ?? 0)) })
+        let queue = state.manager.spawnQueue
+        family(&out, "stacyvm_spawn_queue_depth", "gauge", "Spawns waiting for capacity.", [([], Double(queue.depth))])
+        family(&out, "stacyvm_spawn_queue_capacity", "gauge", "Most spawns that may wait.", [([], Double(queue.capacity))])
+        family(&out, "stacyvm_spawn_queue_enqueued_total", "counter", "Spawns that waited.", [([], Double(queue.enqueued.load(ordering: .relaxed)))])
+        family(&out, "stacyvm_spawn_queue_timeout_total", "counter", "Spawns whose wait timed out.", [([], Double(queue.timedOut.load(ordering: .relaxed)))])
         family(&out, "stacyvm_event_subscribers", "gauge", "Open event streams.", [([], Double(snapshot.events.subscribers))])
         family(&out, "stacyvm_event_history_size", "gauge", "Stored events.", [([], Double(snapshot.events.historySize))])
         family(&out, "stacyvm_events_total", "counter", "Events published since start.", [([], Double(snapshot.events.eventsTotal))])

@@ -121,3 +121,57 @@ final class QuotaTests: XCTestCase {
         XCTAssertEqual(try call("DELETE", "/api/v1/quotas/alice").status, 404)
     }
 }
+
+/// runtime.md §10 queue mode: a capacity refusal waits for room instead of failing.
+final class SpawnQueueTests: XCTestCase {
+    private var directory = ""
+    private var store: SQLiteStore!
+    private var controlPlane: ControlPlane!
+    private var port: UInt16 = 0
+
+    override func setUpWithError() throws {
+        var template = Array("/tmp/stacyvm-queue-XXXXXX".utf8CString)
+        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        let env = ["STACYVM_SERVER_DATA_DIR": directory, "STACYVM_SERVER_PORT": "0",
+                   "STACYVM_PROVIDERS_MOCK_ROOT_DIR": directory, "STACYVM_PROVIDERS_DEFAULT": "mock",
+                   "STACYVM_DEFAULTS_MAX_SANDBOXES": "1", "STACYVM_DEFAULTS_SPAWN_OVERFLOW": "queue",
+                   "STACYVM_DEFAULTS_SPAWN_QUEUE_TIMEOUT": "2s"]
+        let loaded = try Config.load(LoadOptions(environment: env, workingDirectory: directory, homeDirectory: directory))
+        XCTAssertEqual(loaded.problems, [])
+        store = try SQLiteStore(path: loaded.config.database.path)
+        _ = try store.migrate(to: nil)
+        controlPlane = try ControlPlane(config: loaded.config, store: store, log: .disabled, instanceID: "cp-test",
+                                        environment: ["STACYVM_TESTING": "1"])
+        try controlPlane.start()
+        port = controlPlane.port
+    }
+
+    override func tearDown() {
+        if let sandboxes = try? JanssonDecoder().decode([Sandbox].self, from: rawRequest(port: port, path: "/api/v1/sandboxes").body) {
+            for sandbox in sandboxes { _ = try? rawRequest(port: port, method: "DELETE", path: "/api/v1/sandboxes/\(sandbox.id)") }
+        }
+        controlPlane?.stop()
+        store?.close()
+        _ = try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func testQueuedSpawnProceedsWhenCapacityFreesAndTimesOutOtherwise() async throws {
+        let port = self.port
+        let first = try JanssonDecoder().decode(Sandbox.self, from: rawRequest(port: port, method: "POST", path: "/api/v1/sandboxes", json: "{}").body)
+        let admission = try JanssonDecoder().decode(AdmissionResponse.self,
+                                                    from: rawRequest(port: port, method: "POST", path: "/api/v1/sandboxes/admission", json: "{}").body)
+        XCTAssertEqual(admission.reason, "max_sandboxes")
+        XCTAssertTrue(admission.queueable, "capacity refusals are queueable in queue mode")
+
+        let waiting = Task.detached { try rawRequest(port: port, method: "POST", path: "/api/v1/sandboxes", json: "{}").status }
+        try await Task.sleep(nanoseconds: 300_000_000)
+        XCTAssertEqual(controlPlane.manager.spawnQueue.depth, 1, "the second spawn waits")
+        XCTAssertEqual(try rawRequest(port: port, method: "DELETE", path: "/api/v1/sandboxes/\(first.id)").status, 200)
+        let status = try await waiting.value
+        XCTAssertEqual(status, 201, "destroying the first freed room for the queued spawn")
+
+        let started = Date()
+        XCTAssertEqual(try rawRequest(port: port, method: "POST", path: "/api/v1/sandboxes", json: "{}").status, 429)
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 1.5, "it waited for the queue timeout first")
+    }
+}
