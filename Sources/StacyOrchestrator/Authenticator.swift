@@ -95,7 +95,7 @@ public final class Authenticator: Sendable {
             return Principal(role: match.role, tenantID: match.tenantID ?? "", ownerID: match.ownerID ?? "",
                              actor: match.name, boundTenant: match.tenantID != nil, boundOwner: match.ownerID != nil)
         }
-        guard let record = try? store.findActiveAPIKey(sha256: hex(digest)),
+        guard let record = try? store.findActiveAPIKey(sha256: SHA256.hex(Array(presented.utf8))),
               let role = Principal.Role(rawValue: record.role) else { return nil }
         touch(record.id)
         return Principal(role: role, tenantID: record.tenantID ?? "", ownerID: record.ownerID ?? "", actor: record.id,
@@ -172,17 +172,6 @@ func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     var difference: UInt8 = 0
     for index in a.indices { difference |= a[index] ^ b[index] }
     return difference == 0
-}
-
-func hex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out: [UInt8] = []
-    out.reserveCapacity(bytes.count * 2)
-    for byte in bytes {
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 0x0F)])
-    }
-    return String(decoding: out, as: UTF8.self)
 }
 
 extension Authenticator {

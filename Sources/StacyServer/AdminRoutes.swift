@@ -108,8 +108,7 @@ enum AdminRoutes {
     /// `svmk_<id>_<43 base64url characters>` (32 random bytes); only its SHA-256 is stored.
     static func newKey() -> (id: String, key: String) {
         var generator = SystemRandomNumberGenerator()
-        let id = String((0..<8).map { _ in "0123456789abcdef".randomElement(using: &generator)! })
-            + String((0..<8).map { _ in "0123456789abcdef".randomElement(using: &generator)! })
+        let id = String((0..<16).map { _ in "0123456789abcdef".randomElement(using: &generator)! })
         let secret = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let encoded = Data(secret).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")

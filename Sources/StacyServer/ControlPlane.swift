@@ -145,8 +145,8 @@ public final class ControlPlane: Sendable {
         guard wanted == "auto" || wanted == "mock" else {
             throw StartupError("providers.default \(wanted) is not available in this version (use mock)")
         }
-        var root = config.value("providers.mock.root_dir")?.stringValue ?? ""
-        if root.isEmpty { root = environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp" }
+        // The key table defaults root_dir to the system temp directory.
+        let root = config.value("providers.mock.root_dir")?.stringValue ?? "/tmp"
         let mock = MockProvider(rootDirectory: root, consoleLimit: config.value("providers.mock.console_lines")?.intValue ?? 1000)
         let warnings = environment["STACYVM_TESTING"] == "1" ? [] : ["mock provider is the default: no isolation"]
         return (ProviderRegistry(providers: [mock], defaultName: "mock"), warnings)

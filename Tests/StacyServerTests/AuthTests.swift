@@ -16,10 +16,11 @@ final class AuthTests: XCTestCase {
     static let otherTenantKey = "other-tenant-key-for-tests-0123456"
     static let aliceKey = "alice-bound-key-for-tests-01234567"
 
-    private var directory = ""
-    private var store: SQLiteStore!
-    private var controlPlane: ControlPlane!
-    private var port: UInt16 = 0
+    private var harness: ServerHarness?
+    private var store: SQLiteStore { harness!.store }
+    private var controlPlane: ControlPlane { harness!.controlPlane }
+    private var port: UInt16 { harness?.port ?? 0 }
+    private var directory: String { harness!.directory }
 
     private static func record(_ key: String, _ role: String, tenant: String? = nil, owner: String? = nil) -> String {
         var fields = [#""sha256":"\#(SHA256.hex(key))""#, #""role":"\#(role)""#]
@@ -29,34 +30,16 @@ final class AuthTests: XCTestCase {
     }
 
     private func startServer(_ extra: [String: String] = [:]) throws {
-        var template = Array("/tmp/stacyvm-auth-XXXXXX".utf8CString)
-        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
         let records = [Self.record(Self.apiKey, "api"), Self.record(Self.viewerKey, "viewer"),
                        Self.record(Self.otherTenantKey, "api", tenant: "other"),
                        Self.record(Self.aliceKey, "api", owner: "alice")]
-        var env = ["STACYVM_SERVER_DATA_DIR": directory, "STACYVM_SERVER_PORT": "0",
-                   "STACYVM_PROVIDERS_MOCK_ROOT_DIR": directory, "STACYVM_PROVIDERS_DEFAULT": "mock",
-                   "STACYVM_AUTH_ADMIN_API_KEY": Self.adminKey, "STACYVM_AUTH_API_KEYS": "[" + records.joined(separator: ",") + "]",
+        var env = ["STACYVM_AUTH_ADMIN_API_KEY": Self.adminKey, "STACYVM_AUTH_API_KEYS": "[" + records.joined(separator: ",") + "]",
                    "STACYVM_LIMITS_STREAM_KEEPALIVE": "1s", "STACYVM_SERVER_CORS_ALLOWED_ORIGINS": "https://app.example.test"]
         env.merge(extra) { $1 }
-        let loaded = try Config.load(LoadOptions(environment: env, workingDirectory: directory, homeDirectory: directory))
-        XCTAssertEqual(loaded.problems, [])
-        store = try SQLiteStore(path: loaded.config.database.path)
-        _ = try store.migrate(to: nil)
-        controlPlane = try ControlPlane(config: loaded.config, store: store, log: .disabled, instanceID: "cp-test",
-                                        environment: ["STACYVM_TESTING": "1"])
-        try controlPlane.start()
-        port = controlPlane.port
+        harness = try ServerHarness(environment: env, adminKey: Self.adminKey)
     }
 
-    override func tearDown() {
-        if port != 0, let sandboxes = try? JanssonDecoder().decode([Sandbox].self, from: call("GET", "/api/v1/sandboxes", key: Self.adminKey).body) {
-            for sandbox in sandboxes { _ = try? call("DELETE", "/api/v1/sandboxes/\(sandbox.id)", key: Self.adminKey) }
-        }
-        controlPlane?.stop()
-        store?.close()
-        _ = try? FileManager.default.removeItem(atPath: directory)
-    }
+    override func tearDown() { harness?.stop() }
 
     private func call(_ method: String, _ path: String, key: String? = nil, headers: [(String, String)] = [],
                       json: String? = nil) throws -> RawResponse {

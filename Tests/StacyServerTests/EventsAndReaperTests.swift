@@ -11,35 +11,17 @@ import StacyTestSupport
 /// Stage 2 of the sandbox API: durable events and SSE replay, the reaper, log following,
 /// metrics and the batched writer.
 final class EventsAndReaperTests: XCTestCase {
-    private var directory = ""
-    private var store: SQLiteStore!
-    private var controlPlane: ControlPlane!
-    private var port: UInt16 = 0
+    private var harness: ServerHarness!
+    private var store: SQLiteStore { harness.store }
+    private var controlPlane: ControlPlane { harness.controlPlane }
+    private var port: UInt16 { harness.port }
+    private var directory: String { harness.directory }
 
     override func setUpWithError() throws {
-        var template = Array("/tmp/stacyvm-ev-XXXXXX".utf8CString)
-        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-        let env = ["STACYVM_SERVER_DATA_DIR": directory, "STACYVM_SERVER_PORT": "0",
-                   "STACYVM_PROVIDERS_MOCK_ROOT_DIR": directory, "STACYVM_PROVIDERS_DEFAULT": "mock",
-                   "STACYVM_LIMITS_STREAM_KEEPALIVE": "200ms", "STACYVM_DEFAULTS_REAPER_INTERVAL": "1h"]
-        let loaded = try Config.load(LoadOptions(environment: env, workingDirectory: directory, homeDirectory: directory))
-        XCTAssertEqual(loaded.problems, [])
-        store = try SQLiteStore(path: loaded.config.database.path)
-        _ = try store.migrate(to: nil)
-        controlPlane = try ControlPlane(config: loaded.config, store: store, log: .disabled, instanceID: "cp-test",
-                                        environment: ["STACYVM_TESTING": "1"])
-        try controlPlane.start()
-        port = controlPlane.port
+        harness = try ServerHarness(environment: ["STACYVM_LIMITS_STREAM_KEEPALIVE": "200ms", "STACYVM_DEFAULTS_REAPER_INTERVAL": "1h"])
     }
 
-    override func tearDown() {
-        if let sandboxes = try? JanssonDecoder().decode([Sandbox].self, from: call("GET", "/api/v1/sandboxes").body) {
-            for sandbox in sandboxes { _ = try? call("DELETE", "/api/v1/sandboxes/\(sandbox.id)") }
-        }
-        controlPlane?.stop()
-        store?.close()
-        _ = try? FileManager.default.removeItem(atPath: directory)
-    }
+    override func tearDown() { harness?.stop() }
 
     private func call(_ method: String, _ path: String, json: String? = nil, user: String? = nil) throws -> RawResponse {
         let headers = user.map { [("X-User-ID", $0)] } ?? []

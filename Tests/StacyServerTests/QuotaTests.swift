@@ -9,36 +9,16 @@ import StacyTestSupport
 /// Admission (api.md §5.3) and owner quotas (§8.2, runtime.md §10).
 final class QuotaTests: XCTestCase {
     static let adminKey = "quota-admin-key-0123456789abcdef"
-    private var directory = ""
-    private var store: SQLiteStore!
-    private var controlPlane: ControlPlane!
-    private var port: UInt16 = 0
+    private var harness: ServerHarness!
+    private var store: SQLiteStore { harness.store }
+    private var port: UInt16 { harness.port }
 
     override func setUpWithError() throws {
-        var template = Array("/tmp/stacyvm-quota-XXXXXX".utf8CString)
-        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-        let env = ["STACYVM_SERVER_DATA_DIR": directory, "STACYVM_SERVER_PORT": "0",
-                   "STACYVM_PROVIDERS_MOCK_ROOT_DIR": directory, "STACYVM_PROVIDERS_DEFAULT": "mock",
-                   "STACYVM_AUTH_ADMIN_API_KEY": Self.adminKey, "STACYVM_DEFAULTS_MAX_TTL": "4h",
-                   "STACYVM_DEFAULTS_MAX_SANDBOXES": "3"]
-        let loaded = try Config.load(LoadOptions(environment: env, workingDirectory: directory, homeDirectory: directory))
-        XCTAssertEqual(loaded.problems, [])
-        store = try SQLiteStore(path: loaded.config.database.path)
-        _ = try store.migrate(to: nil)
-        controlPlane = try ControlPlane(config: loaded.config, store: store, log: .disabled, instanceID: "cp-test",
-                                        environment: ["STACYVM_TESTING": "1"])
-        try controlPlane.start()
-        port = controlPlane.port
+        harness = try ServerHarness(environment: ["STACYVM_AUTH_ADMIN_API_KEY": Self.adminKey, "STACYVM_DEFAULTS_MAX_TTL": "4h",
+                                                  "STACYVM_DEFAULTS_MAX_SANDBOXES": "3"], adminKey: Self.adminKey)
     }
 
-    override func tearDown() {
-        if let sandboxes = try? JanssonDecoder().decode([Sandbox].self, from: call("GET", "/api/v1/sandboxes").body) {
-            for sandbox in sandboxes { _ = try? call("DELETE", "/api/v1/sandboxes/\(sandbox.id)") }
-        }
-        controlPlane?.stop()
-        store?.close()
-        _ = try? FileManager.default.removeItem(atPath: directory)
-    }
+    override func tearDown() { harness?.stop() }
 
     private func call(_ method: String, _ path: String, json: String? = nil, user: String? = nil) throws -> RawResponse {
         var headers = [("X-API-Key", Self.adminKey)]
@@ -124,36 +104,16 @@ final class QuotaTests: XCTestCase {
 
 /// runtime.md §10 queue mode: a capacity refusal waits for room instead of failing.
 final class SpawnQueueTests: XCTestCase {
-    private var directory = ""
-    private var store: SQLiteStore!
-    private var controlPlane: ControlPlane!
-    private var port: UInt16 = 0
+    private var harness: ServerHarness!
+    private var controlPlane: ControlPlane { harness.controlPlane }
+    private var port: UInt16 { harness.port }
 
     override func setUpWithError() throws {
-        var template = Array("/tmp/stacyvm-queue-XXXXXX".utf8CString)
-        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-        let env = ["STACYVM_SERVER_DATA_DIR": directory, "STACYVM_SERVER_PORT": "0",
-                   "STACYVM_PROVIDERS_MOCK_ROOT_DIR": directory, "STACYVM_PROVIDERS_DEFAULT": "mock",
-                   "STACYVM_DEFAULTS_MAX_SANDBOXES": "1", "STACYVM_DEFAULTS_SPAWN_OVERFLOW": "queue",
-                   "STACYVM_DEFAULTS_SPAWN_QUEUE_TIMEOUT": "2s"]
-        let loaded = try Config.load(LoadOptions(environment: env, workingDirectory: directory, homeDirectory: directory))
-        XCTAssertEqual(loaded.problems, [])
-        store = try SQLiteStore(path: loaded.config.database.path)
-        _ = try store.migrate(to: nil)
-        controlPlane = try ControlPlane(config: loaded.config, store: store, log: .disabled, instanceID: "cp-test",
-                                        environment: ["STACYVM_TESTING": "1"])
-        try controlPlane.start()
-        port = controlPlane.port
+        harness = try ServerHarness(environment: ["STACYVM_DEFAULTS_MAX_SANDBOXES": "1", "STACYVM_DEFAULTS_SPAWN_OVERFLOW": "queue",
+                                                  "STACYVM_DEFAULTS_SPAWN_QUEUE_TIMEOUT": "2s"])
     }
 
-    override func tearDown() {
-        if let sandboxes = try? JanssonDecoder().decode([Sandbox].self, from: rawRequest(port: port, path: "/api/v1/sandboxes").body) {
-            for sandbox in sandboxes { _ = try? rawRequest(port: port, method: "DELETE", path: "/api/v1/sandboxes/\(sandbox.id)") }
-        }
-        controlPlane?.stop()
-        store?.close()
-        _ = try? FileManager.default.removeItem(atPath: directory)
-    }
+    override func tearDown() { harness?.stop() }
 
     func testQueuedSpawnProceedsWhenCapacityFreesAndTimesOutOtherwise() async throws {
         let port = self.port

@@ -10,38 +10,16 @@ import StacyTestSupport
 /// The sandbox API end to end: real HTTP server, real SQLite store, real mock provider (real
 /// processes on this host).
 final class SandboxAPITests: XCTestCase {
-    private var directory = ""
-    private var store: SQLiteStore!
-    private var controlPlane: ControlPlane!
-    private var port: UInt16 = 0
+    private var harness: ServerHarness!
+    private var store: SQLiteStore { harness.store }
+    private var port: UInt16 { harness.port }
 
     override func setUpWithError() throws {
-        var template = Array("/tmp/stacyvm-api-XXXXXX".utf8CString)
-        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-        let env = ["STACYVM_SERVER_DATA_DIR": directory, "STACYVM_SERVER_PORT": "0",
-                   "STACYVM_PROVIDERS_MOCK_ROOT_DIR": directory + "/mock", "STACYVM_PROVIDERS_DEFAULT": "mock",
-                   "STACYVM_LIMITS_MAX_EXEC_OUTPUT_BYTES": "4096", "STACYVM_DEFAULTS_MAX_EXEC_TIMEOUT": "20s",
-                   "STACYVM_DEFAULTS_MAX_TTL": "2h"]
-        mkdir(directory + "/mock", 0o700)
-        let loaded = try Config.load(LoadOptions(environment: env, workingDirectory: directory, homeDirectory: directory))
-        XCTAssertEqual(loaded.problems, [])
-        store = try SQLiteStore(path: loaded.config.database.path)
-        _ = try store.migrate(to: nil)
-        controlPlane = try ControlPlane(config: loaded.config, store: store, log: .disabled, instanceID: "cp-test",
-                                        environment: ["STACYVM_TESTING": "1"])
-        try controlPlane.start()
-        port = controlPlane.port
+        harness = try ServerHarness(environment: ["STACYVM_LIMITS_MAX_EXEC_OUTPUT_BYTES": "4096",
+                                                  "STACYVM_DEFAULTS_MAX_EXEC_TIMEOUT": "20s", "STACYVM_DEFAULTS_MAX_TTL": "2h"])
     }
 
-    override func tearDown() {
-        // Destroy what the test left running, so no background process outlives it.
-        if let sandboxes = try? decode([Sandbox].self, call("GET", "/api/v1/sandboxes")) {
-            for sandbox in sandboxes { _ = try? call("DELETE", "/api/v1/sandboxes/\(sandbox.id)") }
-        }
-        controlPlane?.stop()
-        store?.close()
-        _ = try? FileManager.default.removeItem(atPath: directory)
-    }
+    override func tearDown() { harness?.stop() }
 
     // MARK: helpers
 

@@ -8,33 +8,13 @@ import StacyTestSupport
 
 /// Templates (api.md §8.1, runtime.md §9), in the original SDK's shape.
 final class TemplateTests: XCTestCase {
-    private var directory = ""
-    private var store: SQLiteStore!
-    private var controlPlane: ControlPlane!
-    private var port: UInt16 = 0
+    private var harness: ServerHarness!
+    private var store: SQLiteStore { harness.store }
+    private var port: UInt16 { harness.port }
+    private var directory: String { harness.directory }
 
-    override func setUpWithError() throws {
-        var template = Array("/tmp/stacyvm-tpl-XXXXXX".utf8CString)
-        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-        let env = ["STACYVM_SERVER_DATA_DIR": directory, "STACYVM_SERVER_PORT": "0",
-                   "STACYVM_PROVIDERS_MOCK_ROOT_DIR": directory, "STACYVM_PROVIDERS_DEFAULT": "mock"]
-        let loaded = try Config.load(LoadOptions(environment: env, workingDirectory: directory, homeDirectory: directory))
-        store = try SQLiteStore(path: loaded.config.database.path)
-        _ = try store.migrate(to: nil)
-        controlPlane = try ControlPlane(config: loaded.config, store: store, log: .disabled, instanceID: "cp-test",
-                                        environment: ["STACYVM_TESTING": "1"])
-        try controlPlane.start()
-        port = controlPlane.port
-    }
-
-    override func tearDown() {
-        if let sandboxes = try? JanssonDecoder().decode([Sandbox].self, from: call("GET", "/api/v1/sandboxes").body) {
-            for sandbox in sandboxes { _ = try? call("DELETE", "/api/v1/sandboxes/\(sandbox.id)") }
-        }
-        controlPlane?.stop()
-        store?.close()
-        _ = try? FileManager.default.removeItem(atPath: directory)
-    }
+    override func setUpWithError() throws { harness = try ServerHarness() }
+    override func tearDown() { harness?.stop() }
 
     private func call(_ method: String, _ path: String, json: String? = nil, body: [UInt8]? = nil) throws -> RawResponse {
         if let json { return try rawRequest(port: port, method: method, path: path, json: json) }
