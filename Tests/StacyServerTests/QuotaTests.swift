@@ -124,7 +124,7 @@ final class SpawnQueueTests: XCTestCase {
         XCTAssertTrue(admission.queueable, "capacity refusals are queueable in queue mode")
 
         let waiting = Task.detached { try rawRequest(port: port, method: "POST", path: "/api/v1/sandboxes", json: "{}").status }
-        try await Task.sleep(nanoseconds: 300_000_000)
+        for _ in 0..<100 where controlPlane.manager.spawnQueue.depth == 0 { try await Task.sleep(nanoseconds: 30_000_000) }
         XCTAssertEqual(controlPlane.manager.spawnQueue.depth, 1, "the second spawn waits")
         XCTAssertEqual(try rawRequest(port: port, method: "DELETE", path: "/api/v1/sandboxes/\(first.id)").status, 200)
         let status = try await waiting.value
