@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: unit and integration tests (swift test), the contract check
-# and its own failure tests, the upgrade rehearsal and the CLI tests against the real binary.
+# and its own failure tests, the upgrade rehearsal, the CLI tests against the real binary and a
+# bounded schemathesis run against a live server.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -23,6 +24,7 @@ stage "check-swagger" scripts/check-swagger.sh
 stage "check-swagger fails on drift" scripts/test-check-swagger.sh
 stage "upgrade rehearsal" scripts/ci-upgrade-migration.sh
 stage "cli" scripts/test-cli.sh
+stage "hostile input (schemathesis)" scripts/test-hostile-input.sh
 
 echo "stages: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
