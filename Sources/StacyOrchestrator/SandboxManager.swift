@@ -129,13 +129,18 @@ public final class SandboxManager: Sendable {
         let now = try storeCall { try store.now() }
         let expiresAt = now + ttl.nanoseconds / 1_000_000
         let metadataJSON = String(decoding: (try? JanssonEncoder().encode(metadata)) ?? Array("{}".utf8), as: UTF8.self)
-        _ = try storeCall {
-            try store.insertSandbox(SandboxRecord(
+        let limits = try effectiveLimits(owner: owner)
+        let reserved = try storeCall {
+            try store.reserveSandbox(SandboxRecord(
                 id: id, state: "creating", provider: provider.name, image: image, memoryMB: memory, vcpus: vcpus,
                 network: network, metadataJSON: metadataJSON, envJSON: validated.template?.envJSON ?? "{}",
                 template: validated.template?.name, ownerID: owner, tenantID: tenant, workerID: workerID,
-                expiresAt: expiresAt, originalExpiresAt: expiresAt))
+                expiresAt: expiresAt, originalExpiresAt: expiresAt),
+                maxActive: settings.maxSandboxes, maxActiveForOwner: limits.maxOwnerSandboxes)
         }
+        // Admission passed, but a concurrent spawn took the last slot first (runtime.md §10:
+        // caps are re-checked inside the reservation transaction).
+        guard reserved != nil else { throw .resourceLimit("sandbox limit reached") }
         let spec = SpawnSpec(sandboxID: id, image: image, memoryMB: memory, vcpus: vcpus, network: network,
                              env: [:], metadata: metadata, expiresAtMillis: expiresAt)
         let runtimeID: String

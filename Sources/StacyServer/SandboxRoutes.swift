@@ -72,8 +72,9 @@ enum SandboxRoutes {
                 let caller = try auth.authorize(request, prune)
                 return .json(PruneResult(pruned: try await manager.prune(principal: caller)))
             }),
+            // No body or query to validate, so the read itself gives the 404: one lookup, not two.
             Route(get, handler: .sync { request in
-                let caller = try auth.authorize(request, get, sandboxIn: manager)
+                let caller = try auth.authorize(request, get)
                 return .json(try manager.get(request.pathParameter("id"), principal: caller))
             }),
             Route(destroy, handler: .async { request in

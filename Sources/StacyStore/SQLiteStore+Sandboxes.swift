@@ -22,7 +22,15 @@ extension SQLiteStore {
 
     @discardableResult
     public func insertSandbox(_ sandbox: SandboxRecord) throws(StoreError) -> SandboxRecord {
-        let s = sandbox
+        do {
+            return try write { connection throws(StoreError) in try Self.insertRow(sandbox, on: connection) }
+        } catch .conflict {
+            throw .conflict("sandbox \(sandbox.id) already exists")
+        }
+    }
+
+    /// The INSERT … RETURNING of one sandbox row, on a connection the caller holds.
+    private static func insertRow(_ s: SandboxRecord, on connection: SQLiteConnection) throws(StoreError) -> SandboxRecord {
         let values: [SQLValue] = [
             .text(s.id), .text(s.state), .text(s.stateReason), .text(s.provider), .text(s.image),
             .int(s.memoryMB), .int(s.vcpus), .text(s.network), .text(s.metadataJSON), .text(s.envJSON),
@@ -31,20 +39,14 @@ extension SQLiteStore {
             .int(s.expiresAt), .int(s.originalExpiresAt), .bool(s.reapPending), .int(s.nextAttemptAt),
             .int(s.lastRefreshAt),
         ]
-        do {
-            return try write { connection throws(StoreError) in
-                try connection.queryFirst(
-                    """
-                    INSERT INTO sandboxes (\(Self.sandboxColumns))
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                            COALESCE(NULLIF(?, 0), \(Self.nowSQL)), COALESCE(NULLIF(?, 0), \(Self.nowSQL)),
-                            ?, ?, ?, ?, ?)
-                    RETURNING \(Self.sandboxColumns)
-                    """, values, row: Self.sandbox)
-            } ?? sandbox
-        } catch .conflict {
-            throw .conflict("sandbox \(sandbox.id) already exists")
-        }
+        return try connection.queryFirst(
+            """
+            INSERT INTO sandboxes (\(Self.sandboxColumns))
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                    COALESCE(NULLIF(?, 0), \(Self.nowSQL)), COALESCE(NULLIF(?, 0), \(Self.nowSQL)),
+                    ?, ?, ?, ?, ?)
+            RETURNING \(Self.sandboxColumns)
+            """, values, row: Self.sandbox) ?? s
     }
 
     public func getSandbox(_ id: String) throws(StoreError) -> SandboxRecord? {
@@ -143,6 +145,31 @@ extension SQLiteStore {
         let sql = "SELECT COUNT(*) FROM sandboxes WHERE " + clauses.joined(separator: " AND ")
         return try read { connection throws(StoreError) in
             try connection.queryFirst(sql, values, row: { $0.int(0) }) ?? 0
+        }
+    }
+
+    public func reserveSandbox(_ sandbox: SandboxRecord, maxActive: Int, maxActiveForOwner: Int) throws(StoreError) -> SandboxRecord? {
+        do {
+            return try write { connection throws(StoreError) -> SandboxRecord? in
+                // Count and insert in one BEGIN IMMEDIATE transaction: no other writer, in this
+                // process or another, can slip a sandbox in between.
+                try connection.transaction(immediate: true) { () throws(StoreError) -> SandboxRecord? in
+                    if maxActive > 0 {
+                        let active = try connection.queryFirst(
+                            "SELECT COUNT(*) FROM sandboxes WHERE state <> 'destroyed'", [], row: { $0.int(0) }) ?? 0
+                        if active >= maxActive { return nil }
+                    }
+                    if maxActiveForOwner > 0 {
+                        let owned = try connection.queryFirst(
+                            "SELECT COUNT(*) FROM sandboxes WHERE state <> 'destroyed' AND tenant_id IS ? AND owner_id IS ?",
+                            [.text(sandbox.tenantID), .text(sandbox.ownerID)], row: { $0.int(0) }) ?? 0
+                        if owned >= maxActiveForOwner { return nil }
+                    }
+                    return try Self.insertRow(sandbox, on: connection)
+                }
+            }
+        } catch .conflict {
+            throw .conflict("sandbox \(sandbox.id) already exists")
         }
     }
 

@@ -163,6 +163,11 @@ public protocol Store: Sendable {
     /// Sandboxes that count against caps: every state but `destroyed` (`creating` reservations and
     /// `expired` rows awaiting destroy included). nil tenant/owner = any; given ones must match.
     func countActiveSandboxes(tenantID: String?, ownerID: String?) throws(StoreError) -> Int
+    /// The spawn reservation (runtime.md §10): inserts `sandbox` only if, inside the same write
+    /// transaction, fewer than `maxActive` sandboxes (all tenants) and fewer than
+    /// `maxActiveForOwner` of its tenant and owner are not destroyed (0 = no cap). nil when a cap is
+    /// reached, so concurrent spawns can never overshoot it.
+    func reserveSandbox(_ sandbox: SandboxRecord, maxActive: Int, maxActiveForOwner: Int) throws(StoreError) -> SandboxRecord?
 
     // MARK: Templates (api.md §8.1)
 

@@ -1241,6 +1241,39 @@ class StoreContractTests: XCTestCase {
 
     // MARK: Concurrency
 
+    func testReserveSandboxNeverOvershootsCapsUnderRace() throws {
+        let store = try migratedStore()
+        let reserved = Collector<String>()
+        let failures = Collector<String>()
+        XCTAssertTrue(runOnThreads(16) { index in
+            let id = "sb-" + String(repeating: "a", count: 22) + String(format: "%02d", index)
+            do {
+                if let row = try store.reserveSandbox(SandboxRecord(id: id, state: "creating", provider: "mock", image: "img",
+                                                                    memoryMB: 256, vcpus: 1, ownerID: "o", tenantID: ""),
+                                                      maxActive: 5, maxActiveForOwner: 0) {
+                    reserved.append(row.id)
+                }
+            } catch {
+                failures.append("\(error)")
+            }
+        })
+        XCTAssertEqual(failures.all, [])
+        XCTAssertEqual(reserved.all.count, 5, "exactly the cap, however the threads interleave")
+        XCTAssertEqual(try store.countActiveSandboxes(tenantID: nil, ownerID: nil), 5)
+        // Destroyed rows do not count; the per-owner cap counts only that tenant and owner.
+        try store.updateSandboxState(id: reserved.all[0], state: "destroyed", reason: nil)
+        let mine = SandboxRecord(id: "sb-bbbbbbbbbbbbbbbbbbbbbbb1", state: "creating", provider: "mock", image: "img",
+                                 memoryMB: 256, vcpus: 1, ownerID: "o", tenantID: "")
+        XCTAssertNil(try store.reserveSandbox(mine, maxActive: 0, maxActiveForOwner: 4))
+        XCTAssertNotNil(try store.reserveSandbox(mine, maxActive: 5, maxActiveForOwner: 5))
+        let other = SandboxRecord(id: "sb-bbbbbbbbbbbbbbbbbbbbbbb2", state: "creating", provider: "mock", image: "img",
+                                  memoryMB: 256, vcpus: 1, ownerID: "p", tenantID: "")
+        XCTAssertNotNil(try store.reserveSandbox(other, maxActive: 0, maxActiveForOwner: 1))
+        assertStoreError(.conflict("sandbox sb-bbbbbbbbbbbbbbbbbbbbbbb2 already exists")) {
+            _ = try store.reserveSandbox(other, maxActive: 0, maxActiveForOwner: 0)
+        }
+    }
+
     func testHundredConcurrentWritersAllLand() throws {
         let store = try migratedStore()
         let failures = Collector<String>()
