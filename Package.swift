@@ -33,8 +33,10 @@ let package = Package(
         .target(name: "StacyServer",
                 dependencies: ["StacyHTTP", "StacyAPI", "StacyJSON", "StacyConfig", "StacyStore", "StacyProviders",
                                "StacyOrchestrator"]),
+        .target(name: "StacyVMClient", dependencies: ["StacyAPI", "StacyJSON"]),
         .executableTarget(name: "stacyvm", dependencies: [
-            "StacyServer", "StacyConfig", "StacyStore", "StacyJSON", "StacyOrchestrator",
+            "StacyServer", "StacyConfig", "StacyStore", "StacyJSON", "StacyOrchestrator", "StacyAPI", "StacyVMClient",
+            .product(name: "Yams", package: "Yams"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -48,5 +50,7 @@ let package = Package(
         .testTarget(name: "StacyServerTests",
                     dependencies: ["StacyServer", "StacyHTTP", "StacyJSON", "StacyConfig", "StacyStore",
                                    "StacyAPI", "StacyTestSupport", "StacyProviders", "StacyOrchestrator"]),
+        .testTarget(name: "StacyVMClientTests",
+                    dependencies: ["StacyVMClient", "StacyServer", "StacyStore", "StacyConfig", "StacyAPI", "StacyJSON"]),
     ]
 )

@@ -118,5 +118,39 @@ check "serve: stops within server.shutdown_timeout (${elapsed_ms} ms)" [ "$elaps
 check "serve: logs the stop" grep -q '"msg":"stopped"' serve.log
 check "serve: port closed after stop" bash -c '! curl -s --max-time 2 "http://127.0.0.1:$1/api/v1/live"' _ "$port"
 
+# client commands against a live server (spawn, exec, list, kill)
+port=$(free_port)
+export STACYVM_SERVER=http://127.0.0.1:$port
+STACYVM_DATABASE_PATH=$work/client.db STACYVM_PROVIDERS_DEFAULT=mock STACYVM_PROVIDERS_MOCK_ROOT_DIR=$work/mock \
+  "$bin" serve --port "$port" >client-serve.log 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do curl -sf "$STACYVM_SERVER/api/v1/live" >/dev/null && break; sleep 0.1; done
+out=$("$bin" spawn --ttl 10m); code=$?
+check "spawn exits 0" [ "$code" -eq 0 ]
+id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$out" 2>/dev/null)
+check "spawn prints the sandbox JSON" contains "$out" '"state":"running"'
+out=$("$bin" exec "$id" echo hi); code=$?
+check "exec echo hi prints hi" [ "$out" = "hi" ]
+check "exec echo hi exits 0" [ "$code" -eq 0 ]
+"$bin" exec "$id" sh -c 'exit 7' >/dev/null 2>&1; code=$?
+check "exec exits with the command's code (7)" [ "$code" -eq 7 ]
+"$bin" exec --stream "$id" sh -c 'echo out; echo err >&2; exit 5' >exec.out 2>exec.err; code=$?
+check "exec --stream exits with the exit frame's code (5)" [ "$code" -eq 5 ]
+check "exec --stream writes stdout and stderr to their fds" bash -c '[ "$(cat exec.out)" = out ] && [ "$(cat exec.err)" = err ]'
+out=$("$bin" list -o json); code=$?
+check "list -o json exits 0" [ "$code" -eq 0 ]
+check "list -o json contains the sandbox" contains "$out" "\"id\":\"$id\""
+out=$("$bin" ls -o table)
+check "ls -o table has the header" contains "$out" "ID"
+"$bin" kill "$id" >/dev/null; code=$?
+check "kill exits 0" [ "$code" -eq 0 ]
+out=$("$bin" exec "$id" echo hi 2>&1); code=$?
+check "exec after kill exits 1" [ "$code" -eq 1 ]
+check "exec after kill prints error: NOT_FOUND" contains "$out" "error: NOT_FOUND"
+out=$("$bin" list --server http://127.0.0.1:1 2>&1); code=$?
+check "list against a closed port exits 1 with CONNECTION_ERROR" bash -c '[ "$1" -eq 1 ] && [[ $2 == *"error: CONNECTION_ERROR"* ]]' _ "$code" "$out"
+kill -TERM "$server_pid"; wait "$server_pid"; server_pid=""
+unset STACYVM_SERVER
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
