@@ -85,6 +85,8 @@ public struct Log: Sendable {
     public func error(_ message: String, _ fields: [(String, Field)] = []) { log(.error, message, fields) }
 
     /// RFC 3339 UTC with milliseconds, the one timestamp form used everywhere (spec README §4).
+    /// Computed arithmetically (days → civil date) into a fixed 24-byte buffer: it runs several
+    /// times per sandbox response, and gmtime plus string padding showed up in profiles.
     public static func timestamp(unixMillis: Int64? = nil) -> String {
         let millis: Int64
         if let unixMillis { millis = unixMillis } else {
@@ -92,16 +94,36 @@ public struct Log: Sendable {
             clock_gettime(CLOCK_REALTIME, &now)
             millis = Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
         }
-        var seconds = time_t(millis / 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ v: Int32, _ width: Int) -> String {
-            let s = String(v)
-            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        var days = millis / 86_400_000
+        var rest = millis % 86_400_000
+        if rest < 0 { rest += 86_400_000; days -= 1 }
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        return String(unsafeUninitializedCapacity: 24) { out in
+            func put(_ value: Int64, _ width: Int, at offset: Int) {
+                var v = value
+                for i in stride(from: offset + width - 1, through: offset, by: -1) {
+                    out[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                }
+            }
+            put(year, 4, at: 0); out[4] = UInt8(ascii: "-")
+            put(month, 2, at: 5); out[7] = UInt8(ascii: "-")
+            put(day, 2, at: 8); out[10] = UInt8(ascii: "T")
+            put(rest / 3_600_000, 2, at: 11); out[13] = UInt8(ascii: ":")
+            put(rest / 60_000 % 60, 2, at: 14); out[16] = UInt8(ascii: ":")
+            put(rest / 1000 % 60, 2, at: 17); out[19] = UInt8(ascii: ".")
+            put(rest % 1000, 3, at: 20); out[23] = UInt8(ascii: "Z")
+            return 24
         }
-        return pad(parts.tm_year + 1900, 4) + "-" + pad(parts.tm_mon + 1, 2) + "-" + pad(parts.tm_mday, 2)
-            + "T" + pad(parts.tm_hour, 2) + ":" + pad(parts.tm_min, 2) + ":" + pad(parts.tm_sec, 2)
-            + "." + pad(Int32(millis % 1000), 3) + "Z"
     }
 }
 

@@ -35,7 +35,7 @@ public final class Route: Sendable {
     public let handler: RouteHandler
     /// Body limit for this route; nil means the server's default.
     public let maxBodyBytes: Int?
-    fileprivate let pattern: [Segment]
+    let pattern: [Segment]
 
     /// Position in the router's table (for per-route counters); set when added.
     public var index: Int { indexStorage.load(ordering: .relaxed) }
@@ -48,7 +48,7 @@ public final class Route: Sendable {
         self.pattern = Route.compile(info.path)
     }
 
-    fileprivate enum Segment: Sendable, Equatable {
+    enum Segment: Sendable, Equatable {
         case literal(String)
         case parameter(String)
     }
@@ -90,7 +90,8 @@ public struct Router: Sendable {
     }
 
     private var staticRoutes: [String: [Route]] = [:]
-    private var dynamicRoutes: [Route] = []
+    /// Parameterised routes by segment count: a path is only tried against patterns of its length.
+    private var dynamicRoutes: [Int: [Route]] = [:]
     public private(set) var routes: [Route] = []
 
     public init() {}
@@ -103,7 +104,7 @@ public struct Router: Sendable {
         if route.isStatic {
             staticRoutes[Router.staticKey(route.info.path), default: []].append(route)
         } else {
-            dynamicRoutes.append(route)
+            dynamicRoutes[route.pattern.count, default: []].append(route)
         }
     }
 
@@ -131,7 +132,7 @@ public struct Router: Sendable {
             }
             allowed += candidates.map(\.info.method)
         }
-        for route in dynamicRoutes {
+        for route in dynamicRoutes[segments.count] ?? [] {
             guard let parameters = route.match(segments) else { continue }
             if route.info.method == lookupMethod { return .found(route, parameters: parameters) }
             allowed.append(route.info.method)

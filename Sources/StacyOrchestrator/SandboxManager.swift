@@ -445,7 +445,9 @@ public final class SandboxManager: Sendable {
     // MARK: wire form
 
     func wire(_ record: SandboxRecord) -> Sandbox {
-        let metadata = (try? JanssonDecoder().decode([String: String].self, from: Array(record.metadataJSON.utf8))) ?? [:]
+        // Most sandboxes have no metadata: skip the parse for the empty object.
+        let metadata = record.metadataJSON == "{}" ? [:]
+            : (try? JanssonDecoder().decode([String: String].self, from: Array(record.metadataJSON.utf8))) ?? [:]
         return Sandbox(
             id: record.id, state: record.state, stateReason: record.stateReason, provider: record.provider,
             image: record.image, memoryMB: record.memoryMB, vcpus: record.vcpus, ownerID: nonEmpty(record.ownerID),

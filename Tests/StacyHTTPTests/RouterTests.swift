@@ -115,3 +115,14 @@ final class RouterTests: XCTestCase {
         XCTAssertNil(headers["content-typ"])
     }
 }
+
+final class TimestampTests: XCTestCase {
+    func testTimestampsAreRFC3339UTCWithMilliseconds() {
+        XCTAssertEqual(Log.timestamp(unixMillis: 0), "1970-01-01T00:00:00.000Z")
+        XCTAssertEqual(Log.timestamp(unixMillis: 1_778_320_800_123), "2026-05-09T10:00:00.123Z")
+        XCTAssertEqual(Log.timestamp(unixMillis: 951_782_400_000), "2000-02-29T00:00:00.000Z", "leap day")
+        XCTAssertEqual(Log.timestamp(unixMillis: 4_102_444_799_999), "2099-12-31T23:59:59.999Z")
+        XCTAssertEqual(Log.timestamp(unixMillis: -1), "1969-12-31T23:59:59.999Z")
+        XCTAssertEqual(Log.timestamp().count, 24)
+    }
+}
