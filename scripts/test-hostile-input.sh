@@ -27,6 +27,8 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/api/v1/live" >/dev/nu
 
 # Streams never end on their own (events, followed logs): schemathesis cannot judge them.
 status=0
+# Run from the temp dir: schemathesis keeps a cache folder in its working directory.
+cd "$work"
 "$venv/bin/schemathesis" run "$root/openapi/openapi.json" --url "http://127.0.0.1:$port" \
   -H "X-API-Key: $key" --max-time "${HOSTILE_MAX_TIME:-60}" --request-timeout 15 -w 1 \
   --exclude-path-regex '/events$' --exclude-operation-id getSandboxLogs \
