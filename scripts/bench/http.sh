@@ -83,9 +83,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # --- stacyvm ---------------------------------------------------------------
 SV_PORT="$(free_port)"
@@ -96,25 +94,9 @@ say "starting $BIN serve --port $SV_PORT"
   "$BIN" serve --port "$SV_PORT") >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 
-SV_URL="http://127.0.0.1:$SV_PORT"
-up=0
-for _ in $(seq 300); do
-  if curl -fsS -o /dev/null "$SV_URL/api/v1/live" 2>/dev/null; then up=1; break; fi
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
-done
-if [ "$up" != 1 ]; then
-  echo "--- server log ($TMP/server.log) ---" >&2
-  tail -n 50 "$TMP/server.log" >&2 || true
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    rc=0; wait "$SERVER_PID" || rc=$?; SERVER_PID=""
-    die "stacyvm serve exited with status $rc before answering /api/v1/live"
-  fi
-  die "stacyvm did not answer $SV_URL/api/v1/live within 30 s"
-fi
+wait_for_server
 
 # --- nginx serving the same body ---------------------------------------------
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 start_static_nginx "health body"
 
 # --- load ----------------------------------------------------------------------

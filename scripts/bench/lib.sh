@@ -1,6 +1,31 @@
 # Shared by the benchmark scripts (sourced, not run): nginx serving the exact bytes the server
 # answered on $ROUTE, and wrk runs parsed into one line of figures. Uses the sourcing script's
-# TMP, SV_URL, SV_PORT, NGINX, NGINX_WORKERS, THREADS, CONNECTIONS and its say/die/free_port.
+# TMP, SV_PORT, SERVER_PID, NGINX, NGINX_WORKERS, THREADS, CONNECTIONS and its say/die.
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for_server: waits for $SERVER_PID to answer /api/v1/live on $SV_PORT (sets SV_URL); dies
+# with the server log if it exits or stays silent for 30 s.
+wait_for_server() {
+  SV_URL="http://127.0.0.1:$SV_PORT"
+  up=0
+  for _ in $(seq 300); do
+    if curl -fsS -o /dev/null "$SV_URL/api/v1/live" 2>/dev/null; then up=1; break; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ "$up" != 1 ]; then
+    echo "--- server log ($TMP/server.log) ---" >&2
+    tail -n 50 "$TMP/server.log" >&2 || true
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      rc=0; wait "$SERVER_PID" || rc=$?; SERVER_PID=""
+      die "stacyvm serve exited with status $rc before answering /api/v1/live"
+    fi
+    die "stacyvm did not answer $SV_URL/api/v1/live within 30 s"
+  fi
+}
 
 # start_static_nginx LABEL: captures $SV_URL$ROUTE into $BODY and serves it with nginx at
 # $NG_URL (sets BODY, NG_PORT, NG_URL, NGINX_PID); dies unless nginx serves the same bytes.
