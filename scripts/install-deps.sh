@@ -6,6 +6,7 @@ packages=(
   sqlite3                                                      # upgrade rehearsal (scripts/ci-upgrade-migration.sh)
   python3 python3-venv                                         # scripts/check-swagger.sh
   curl                                                         # CLI tests
+  gdb                                                          # stacks of a hung test (scripts/run-xctest.sh)
 )
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: unit and integration tests (swift test), the contract check
+# The whole test suite, as CI runs it: unit and integration tests (XCTest, one class per process), the contract check
 # and its own failure tests, the upgrade rehearsal, the CLI tests against the real binary and a
 # bounded schemathesis run against a live server.
 set -uo pipefail
@@ -19,12 +19,15 @@ stage() {
 if ! swift build --build-tests; then echo "build failed"; echo "stages: 0 passed, 1 failed"; exit 1; fi
 export STACYVM_BIN="$root/.build/debug/stacyvm"
 
-stage "swift test" swift test --skip-build
-stage "check-swagger" scripts/check-swagger.sh
-stage "check-swagger fails on drift" scripts/test-check-swagger.sh
-stage "upgrade rehearsal" scripts/ci-upgrade-migration.sh
-stage "cli" scripts/test-cli.sh
-stage "hostile input (schemathesis)" scripts/test-hostile-input.sh
+# Every stage has a time limit: a hang fails its stage, loudly, instead of holding CI.
+limited() { local seconds=$1; shift; timeout -k 10 "$seconds" "$@"; }
+export PYTHONUNBUFFERED=1
+stage "xctest (one class per process)" scripts/run-xctest.sh
+stage "check-swagger" limited 600 scripts/check-swagger.sh
+stage "check-swagger fails on drift" limited 900 scripts/test-check-swagger.sh
+stage "upgrade rehearsal" limited 300 scripts/ci-upgrade-migration.sh
+stage "cli" limited 600 scripts/test-cli.sh
+stage "hostile input (schemathesis)" limited 900 scripts/test-hostile-input.sh
 
 echo "stages: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
