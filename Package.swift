@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "stacyvm", targets: ["stacyvm"]),
+        .executable(name: "stacyvm-agent", targets: ["stacyvm-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,7 +28,9 @@ let package = Package(
         .target(name: "StacyAPI", dependencies: ["StacyJSON", "StacyHTTP"]),
         .target(name: "StacyConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "StacyStore", dependencies: ["CSQLite"]),
-        .target(name: "StacyProviders"),
+        // The namespace provider's agent protocol, shared by both ends; Glibc only.
+        .target(name: "StacyAgentWire"),
+        .target(name: "StacyProviders", dependencies: ["StacyAgentWire"]),
         .target(name: "StacyOrchestrator",
                 dependencies: ["StacyHTTP", "StacyAPI", "StacyJSON", "StacyConfig", "StacyStore", "StacyProviders"]),
         .target(name: "StacyServer",
@@ -39,6 +42,11 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+
+        // Runs inside sandboxes and as their shim: no Foundation, standard library linked statically
+        // (starts in about 2 ms; runtime.md §2.6).
+        .executableTarget(name: "stacyvm-agent", dependencies: ["StacyAgentWire"],
+                          linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
 
         // Test helpers shared by the test targets (a raw-socket HTTP client).
         .target(name: "StacyTestSupport", path: "Tests/StacyTestSupport"),

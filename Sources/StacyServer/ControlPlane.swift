@@ -138,18 +138,38 @@ public final class ControlPlane: Sendable {
         max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) - 1)
     }
 
-    /// runtime.md §2.3. Only `mock` exists in this version: `auto` falls back to it on loopback
-    /// (the only listener allowed so far), with a loud warning unless tests say STACYVM_TESTING=1.
+    /// runtime.md §2.3. `namespace` as the named default must pass its host check or startup fails.
+    /// `auto` still falls back to `mock` on loopback (choosing namespace through its self-test is
+    /// issue 4, stage 4), with a loud warning unless tests say STACYVM_TESTING=1.
     static func providers(_ config: Config, environment: [String: String]) throws -> (ProviderRegistry, [String]) {
         let wanted = config.value("providers.default")?.stringValue ?? "auto"
+        if wanted == "namespace" {
+            guard config.value("providers.namespace.enabled")?.boolValue != false else {
+                throw StartupError("providers.default is namespace but providers.namespace.enabled is false")
+            }
+            let namespace = NamespaceProvider(settings: namespaceSettings(config))
+            if let problem = NamespaceProvider.hostProblem(namespace.settings) {
+                throw StartupError("the namespace provider cannot run on this host: \(problem)")
+            }
+            return (ProviderRegistry(providers: [namespace], defaultName: "namespace"), [])
+        }
         guard wanted == "auto" || wanted == "mock" else {
-            throw StartupError("providers.default \(wanted) is not available in this version (use mock)")
+            throw StartupError("providers.default \(wanted) is not available in this version (use mock or namespace)")
         }
         // The key table defaults root_dir to the system temp directory.
         let root = config.value("providers.mock.root_dir")?.stringValue ?? "/tmp"
         let mock = MockProvider(rootDirectory: root, consoleLimit: config.value("providers.mock.console_lines")?.intValue ?? 1000)
         let warnings = environment["STACYVM_TESTING"] == "1" ? [] : ["mock provider is the default: no isolation"]
         return (ProviderRegistry(providers: [mock], defaultName: "mock"), warnings)
+    }
+
+    static func namespaceSettings(_ config: Config) -> NamespaceSettings {
+        var settings = NamespaceSettings(dataDirectory: config.value("providers.namespace.data_dir")?.stringValue
+                                         ?? config.server.dataDir + "/sandboxes")
+        settings.subuidBase = config.value("providers.namespace.subuid_base")?.intValue ?? settings.subuidBase
+        settings.network = config.value("providers.namespace.network")?.stringValue ?? settings.network
+        settings.consoleLines = config.value("providers.namespace.console_lines")?.intValue ?? settings.consoleLines
+        return settings
     }
 
     /// api.md §3.1 and runtime.md §2.3: never listen beyond loopback without an API credential,

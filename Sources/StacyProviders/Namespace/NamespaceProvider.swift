@@ -1,0 +1,454 @@
+import Foundation
+import Glibc
+import StacyAgentWire
+import Synchronization
+
+/// The `namespace` provider (runtime.md §2.6): each sandbox is a bubblewrap sandbox (pid, mount,
+/// uts, ipc, net and user namespaces; one unprivileged host uid mapped to 0 inside; no
+/// capabilities; no_new_privs) under its own shim, with `stacyvm-agent` inside serving exec over a
+/// unix socket, so every command inherits the sandbox's namespaces, uid and restrictions.
+///
+/// Stage 1 of issue 4: launch, exec and streams, destroy, console file, runtimes. File operations
+/// through the agent, images, cgroup limits, seccomp and previews are the next stages; until then
+/// file operations answer `unsupported`.
+public final class NamespaceProvider: Provider {
+    public let name = "namespace"
+    public var capabilities: [String] { ["exec", "exec_stream", "console", "isolation"] }
+    public let settings: NamespaceSettings
+    private let sandboxes = Mutex<[String: NamespaceSandbox]>([:])
+    /// Sandbox IDs being spawned, so a concurrent spawn of the same ID waits instead of racing.
+    private let spawning = Mutex<Set<String>>([])
+
+    static let basePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    static let socketInside = "/run/stacyvm/agent.sock"
+    static let writablePaths = ["/workspace", "/tmp", "/root", "/home", "/app"]
+
+    public init(settings: NamespaceSettings) {
+        self.settings = settings
+    }
+
+    var slotDirectory: String { settings.dataDirectory + "/.slots" }
+
+    func directory(of id: String) -> String { settings.dataDirectory + "/" + id }
+
+    // MARK: health
+
+    public func health() async -> HealthReport {
+        let started = monotonicNanos()
+        let problem = Self.hostProblem(settings)
+        return HealthReport(healthy: problem == nil, latencyMillis: (monotonicNanos() - started) / 1_000_000, error: problem)
+    }
+
+    /// Why this host cannot run namespace sandboxes, or nil. Cheap and free of side effects.
+    public static func hostProblem(_ settings: NamespaceSettings) -> String? {
+        guard access(settings.bwrapPath, X_OK) == 0 else {
+            return "bubblewrap not found at \(settings.bwrapPath) (install Debian's bubblewrap)"
+        }
+        guard access(settings.agentPath, X_OK) == 0 else { return "stacyvm-agent not found at \(settings.agentPath)" }
+        if let limit = try? String(contentsOfFile: "/proc/sys/user/max_user_namespaces", encoding: .utf8),
+           Int(limit.trimmingCharacters(in: .whitespacesAndNewlines)) == 0 {
+            return "user namespaces are disabled (/proc/sys/user/max_user_namespaces is 0)"
+        }
+        // bwrap runs as the sandbox's unprivileged uid, which must reach the agent and its own
+        // directory: every ancestor must be searchable by others.
+        for path in [settings.agentPath, settings.dataDirectory] {
+            if let blocked = unsearchableAncestor(of: path) {
+                return "\(blocked) is not searchable by other users (chmod o+x), so sandbox uids cannot reach \(path)"
+            }
+        }
+        return nil
+    }
+
+    static func unsearchableAncestor(of path: String) -> String? {
+        var current = (path as NSString).deletingLastPathComponent
+        while current.count > 1 {
+            if let st = hostStat(current), st.st_mode & 0o001 == 0 { return current }
+            current = (current as NSString).deletingLastPathComponent
+        }
+        return nil
+    }
+
+    // MARK: lifecycle
+
+    public func spawn(_ spec: SpawnSpec) async throws(ProviderError) -> String {
+        let id = spec.sandboxID
+        guard Self.isSafeID(id) else { throw .invalidInput("invalid sandbox id") }
+        while true {
+            if let existing = sandboxes.withLock({ $0[id] }), existing.shim.isAlive { return id }
+            if spawning.withLock({ $0.insert(id).inserted }) { break }
+            try? await Task.sleep(nanoseconds: 2_000_000)
+        }
+        defer { _ = spawning.withLock { $0.remove(id) } }
+        if let problem = Self.hostProblem(settings) { throw .providerUnavailable(problem) }
+
+        let dir = directory(of: id)
+        let slot = try SlotLock.acquire(directory: slotDirectory, maxSlots: settings.maxSlots)
+        let uid = settings.subuidBase + slot.slot
+        do throws(ProviderError) {
+            try prepareDirectories(dir, uid: uid)
+            let shimPID = try ShimLauncher.launch(agent: settings.agentPath, sandboxDirectory: dir, uid: uid, gid: uid,
+                                                  slot: slot, bwrap: bwrapArguments(id: id, directory: dir))
+            slot.release()  // the shim holds the lock now
+            guard let shim = ProcessIdentity.of(shimPID) else {
+                throw .providerUnavailable("sandbox exited at start: \(consoleTail(dir))")
+            }
+            let sandbox = NamespaceSandbox(id: id, directory: dir, shim: shim, slot: slot.slot, uid: uid)
+            try sandbox.writeState()
+            sandboxes.withLock { $0[id] = sandbox }
+            try await waitUntilReady(sandbox)
+            return id
+        } catch {
+            slot.release()
+            if let sandbox = sandboxes.withLock({ $0.removeValue(forKey: id) }) { await stop(sandbox) }
+            removeTree(dir)
+            throw error
+        }
+    }
+
+    static func isSafeID(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= 64 && id.utf8.allSatisfy { byte in
+            (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
+                || byte == 0x2D || byte == 0x5F
+        } && id.first != "-"
+    }
+
+    private func prepareDirectories(_ dir: String, uid: Int) throws(ProviderError) {
+        mkdir(settings.dataDirectory, 0o711)
+        if access(emptyFile, F_OK) != 0 {
+            let fd = open(emptyFile, O_WRONLY | O_CREAT | O_CLOEXEC, 0o444)
+            if fd >= 0 { fchmod(fd, 0o444); close(fd) }
+        }
+        removeTree(dir)  // leftovers of a sandbox that died with this ID
+        guard mkdir(dir, 0o711) == 0 else { throw .internal("mkdir \(dir): errno \(errno)") }
+        for name in ["workspace", "tmp", "root", "home", "app", "run"] {
+            let path = dir + "/" + name
+            guard mkdir(path, name == "run" ? 0o700 : 0o755) == 0 else { throw .internal("mkdir \(path): errno \(errno)") }
+            if getuid() == 0 { chown(path, uid_t(uid), gid_t(uid)) }
+        }
+        Glibc.chmod(dir + "/tmp", 0o1777)
+    }
+
+    /// The bubblewrap command line (provider-feasibility.md §1, "Recipe that worked").
+    func bwrapArguments(id: String, directory dir: String) -> [String] {
+        var args = [settings.bwrapPath,
+                    "--unshare-user", "--uid", "0", "--gid", "0",
+                    "--unshare-pid", "--unshare-uts", "--unshare-ipc", "--unshare-cgroup-try",
+                    "--die-with-parent", "--new-session", "--hostname", id]
+        if settings.network != "host" { args.append("--unshare-net") }
+        args += Self.hostImageArguments(emptyFile: emptyFile)
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        for path in Self.writablePaths { args += ["--bind", dir + path, path] }
+        args += ["--bind", dir + "/run", "/run/stacyvm",
+                 "--ro-bind", settings.agentPath, "/.stacyvm/agent",
+                 "--chdir", "/workspace", "--clearenv",
+                 "--setenv", "PATH", Self.basePath, "--setenv", "HOME", "/root",
+                 "--setenv", "STACYVM_SANDBOX_ID", id,
+                 "/.stacyvm/agent", "serve", Self.socketInside]
+        return args
+    }
+
+    /// An empty read-only file that masks secrets. (A bind of /dev/null would not do: device nodes
+    /// cannot be opened on mounts a user namespace inherits, so reads would fail instead of being
+    /// empty.)
+    var emptyFile: String { settings.dataDirectory + "/.empty" }
+
+    /// The built-in `host` image: the host's /usr with its merged-usr links and /etc, read-only,
+    /// with secrets masked.
+    static func hostImageArguments(emptyFile: String) -> [String] {
+        var args = ["--ro-bind", "/usr", "/usr"]
+        for (link, target) in [("/bin", "usr/bin"), ("/sbin", "usr/sbin"), ("/lib", "usr/lib"), ("/lib64", "usr/lib64"),
+                                ("/lib32", "usr/lib32"), ("/libx32", "usr/libx32")] {
+            var st = Glibc.stat()
+            if lstat(link, &st) == 0 {
+                if st.st_mode & S_IFMT == S_IFLNK {
+                    args += ["--symlink", target, link]
+                } else {
+                    args += ["--ro-bind", link, link]
+                }
+            }
+        }
+        args += ["--ro-bind", "/etc", "/etc"]
+        for secret in ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-"] where access(secret, F_OK) == 0 {
+            args += ["--ro-bind", emptyFile, secret]
+        }
+        if let keys = try? FileManager.default.contentsOfDirectory(atPath: "/etc/ssh") {
+            for key in keys where key.hasPrefix("ssh_host_") && key.hasSuffix("_key") {
+                args += ["--ro-bind", emptyFile, "/etc/ssh/" + key]
+            }
+        }
+        if let st = hostStat("/etc/stacyvm"), st.st_mode & S_IFMT == S_IFDIR { args += ["--tmpfs", "/etc/stacyvm"] }
+        return args
+    }
+
+    private func waitUntilReady(_ sandbox: NamespaceSandbox) async throws(ProviderError) {
+        let deadline = monotonicNanos() + settings.readyTimeoutNanos
+        var pause: UInt64 = 200_000
+        while true {
+            // The agent creates its socket under a temporary name and renames it once listening.
+            if access(sandbox.socketPath, F_OK) == 0 { return }
+            guard sandbox.shim.isAlive else {
+                throw .providerUnavailable("sandbox exited at start: \(consoleTail(sandbox.directory))")
+            }
+            guard monotonicNanos() < deadline else {
+                throw .providerUnavailable("sandbox agent not ready in time: \(consoleTail(sandbox.directory))")
+            }
+            try? await Task.sleep(nanoseconds: pause)
+            pause = min(pause * 2, 5_000_000)
+        }
+    }
+
+    private func consoleTail(_ dir: String) -> String {
+        let text = (try? String(contentsOfFile: dir + "/console.log", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(5).joined(separator: " | ")
+    }
+
+    public func status(_ runtimeID: String) async -> RuntimeStatus {
+        guard let sandbox = lookupQuietly(runtimeID) else { return .missing }
+        return sandbox.shim.isAlive ? .running : .stopped
+    }
+
+    public func destroy(_ runtimeID: String) async throws(ProviderError) -> Bool {
+        guard Self.isSafeID(runtimeID) else { return false }
+        let known = sandboxes.withLock { $0.removeValue(forKey: runtimeID) } ?? NamespaceSandbox.load(directory(of: runtimeID))
+        guard let sandbox = known else {
+            let dir = directory(of: runtimeID)
+            guard access(dir, F_OK) == 0 else { return false }
+            removeTree(dir)
+            return true
+        }
+        await stop(sandbox)
+        removeTree(sandbox.directory)
+        return true
+    }
+
+    /// Kills the shim; bwrap dies with it, and with the sandbox's init every process inside.
+    private func stop(_ sandbox: NamespaceSandbox) async {
+        guard sandbox.shim.isAlive else { return }
+        kill(sandbox.shim.pid, SIGKILL)
+        let deadline = monotonicNanos() + 5_000_000_000
+        var pause: UInt64 = 100_000
+        while sandbox.shim.isAlive && monotonicNanos() < deadline {
+            try? await Task.sleep(nanoseconds: pause)
+            pause = min(pause * 2, 5_000_000)
+        }
+        // The shim is gone; wait (bounded) until nothing runs as the sandbox's uid any more, so
+        // its directory is not removed under a dying process.
+        while Self.processesRunning(as: sandbox.uid) && monotonicNanos() < deadline {
+            try? await Task.sleep(nanoseconds: 1_000_000)
+        }
+    }
+
+    static func processesRunning(as uid: Int) -> Bool {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return false }
+        for entry in entries where entry.first?.isNumber == true {
+            // A zombie waits only for its new parent (often the host's init) to reap it.
+            if let st = hostStat("/proc/" + entry), Int(st.st_uid) == uid, let pid = pid_t(entry),
+               ProcessIdentity.startTicks(pid) != nil { return true }
+        }
+        return false
+    }
+
+    private func removeTree(_ path: String) {
+        _ = try? FileManager.default.removeItem(atPath: path)
+    }
+
+    private func lookupQuietly(_ id: String) -> NamespaceSandbox? {
+        guard Self.isSafeID(id) else { return nil }
+        // The map is a cache: another process (a restarted owner) may have destroyed the sandbox.
+        if let known = sandboxes.withLock({ $0[id] }) {
+            if access(known.directory + "/state.json", F_OK) == 0 { return known }
+            sandboxes.withLock { _ = $0.removeValue(forKey: id) }
+            return nil
+        }
+        return NamespaceSandbox.load(directory(of: id))
+    }
+
+    private func lookup(_ id: String) throws(ProviderError) -> NamespaceSandbox {
+        guard let sandbox = lookupQuietly(id), sandbox.shim.isAlive else { throw .sandboxNotFound }
+        return sandbox
+    }
+
+    public func listRuntimes() async -> [RuntimeInfo] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: settings.dataDirectory) else { return [] }
+        return entries.sorted().compactMap { entry in
+            guard Self.isSafeID(entry), let sandbox = lookupQuietly(entry), sandbox.shim.isAlive else { return nil }
+            return RuntimeInfo(runtimeID: entry, sandboxID: entry)
+        }
+    }
+
+    // MARK: exec
+
+    public func exec(_ runtimeID: String, _ spec: ExecSpec) async throws(ProviderError) -> ExecResult {
+        let collector = OutputCollector(limit: max(0, spec.maxOutputBytes))
+        var exit: ExecExit?
+        for await event in execStream(runtimeID, spec) {
+            switch event {
+            case .output(let stream, let bytes): collector.append(stream, bytes)
+            case .exit(let e): exit = e
+            }
+        }
+        guard let exit else { throw .internal("exec ended without an exit") }
+        if let error = exit.error { throw error }
+        let (stdout, stderr, outTruncated, errTruncated) = collector.take()
+        return ExecResult(exitCode: exit.exitCode, stdout: stdout, stderr: stderr, durationNanos: exit.durationNanos,
+                          stdoutTruncated: outTruncated, stderrTruncated: errTruncated)
+    }
+
+    public func execStream(_ runtimeID: String, _ spec: ExecSpec) -> AsyncStream<ExecEvent> {
+        AsyncStream { continuation in
+            do throws(ProviderError) {
+                let sandbox = try lookup(runtimeID)
+                let request = try makeRequest(sandbox, spec)
+                let command = spec.argv[0]
+                let connection = AgentClient.exec(socketPath: sandbox.socketPath, request: request) { event in
+                    continuation.yield(event)
+                    if case .exit(let exit) = event {
+                        sandbox.appendConsole("[EXEC] \(command) exit=\(exit.exitCode)")
+                        continuation.finish()
+                    }
+                }
+                // Only a consumer that went away (not our own finish) cancels: the agent then kills
+                // the exec's processes.
+                continuation.onTermination = { reason in
+                    if case .cancelled = reason { connection?.cancel() }
+                }
+            } catch {
+                continuation.yield(.exit(ExecExit(exitCode: -1, durationNanos: 0, error: error)))
+                continuation.finish()
+            }
+        }
+    }
+
+    private func makeRequest(_ sandbox: NamespaceSandbox, _ spec: ExecSpec) throws(ProviderError) -> AgentExecRequest {
+        guard let command = spec.argv.first, !command.isEmpty else { throw .invalidInput("argv is empty") }
+        if spec.argv.contains(where: { $0.utf8.contains(0) }) { throw .invalidInput("argv contains NUL") }
+        if spec.timeoutNanos <= 0 { throw .invalidInput("timeout must be positive") }
+        let workdir = try SandboxPath.normalize(spec.workdir.isEmpty ? SandboxPath.workspace : spec.workdir)
+        var env: [String: String] = ["PATH": Self.basePath, "HOME": "/root", "LANG": "C.UTF-8",
+                                     "TERM": "xterm-256color", "STACYVM_SANDBOX_ID": sandbox.id]
+        for (key, value) in spec.env {
+            if key.isEmpty || key.contains("=") || key.utf8.contains(0) || value.utf8.contains(0) {
+                throw .invalidInput("invalid environment variable name or value: \(key)")
+            }
+            env[key] = value
+        }
+        return AgentExecRequest(argv: spec.argv, environment: env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
+                                workdir: workdir, stdin: spec.stdin, timeoutNanos: spec.timeoutNanos)
+    }
+
+    // MARK: console
+
+    public func console(_ runtimeID: String, lines: Int) async throws(ProviderError) -> [String] {
+        let sandbox = try lookup(runtimeID)
+        return sandbox.consoleLines(last: min(max(0, lines), settings.consoleLines))
+    }
+
+    public func followConsole(_ runtimeID: String, lines: Int) -> AsyncStream<ConsoleEvent> {
+        AsyncStream { continuation in
+            guard let sandbox = try? lookup(runtimeID) else {
+                continuation.yield(.ended)
+                continuation.finish()
+                return
+            }
+            let task = Task {
+                var seen = sandbox.consoleLineCount()
+                for line in sandbox.consoleLines(last: max(0, lines)) { continuation.yield(.line(line)) }
+                while !Task.isCancelled && sandbox.shim.isAlive {
+                    try? await Task.sleep(nanoseconds: 200_000_000)
+                    let all = sandbox.consoleLines(last: Int.max)
+                    if all.count > seen {
+                        for line in all[seen...] { continuation.yield(.line(line)) }
+                        seen = all.count
+                    }
+                }
+                // A consumer that went away is not a destroy: no `.ended` for it.
+                if !Task.isCancelled { continuation.yield(.ended) }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    public func stats(_ runtimeID: String) async -> SandboxStats? { nil }
+
+    // MARK: files (stage 2 of issue 4: through the agent, in the sandbox's view)
+
+    private func filesNotYet(_ runtimeID: String) throws(ProviderError) -> Never {
+        _ = try lookup(runtimeID)
+        throw .unsupported("file operations on namespace sandboxes are not available yet")
+    }
+
+    public func writeFile(_ runtimeID: String, path: String, bytes: [UInt8], mode: UInt32?) async throws(ProviderError) -> Int {
+        try filesNotYet(runtimeID)
+    }
+    public func readFile(_ runtimeID: String, path: String, maxBytes: Int?) async throws(ProviderError) -> [UInt8] {
+        try filesNotYet(runtimeID)
+    }
+    public func list(_ runtimeID: String, path: String) async throws(ProviderError) -> [FileInfo] { try filesNotYet(runtimeID) }
+    public func stat(_ runtimeID: String, path: String) async throws(ProviderError) -> FileInfo { try filesNotYet(runtimeID) }
+    public func glob(_ runtimeID: String, pattern: String) async throws(ProviderError) -> [String] { try filesNotYet(runtimeID) }
+    public func move(_ runtimeID: String, from: String, to: String) async throws(ProviderError) { try filesNotYet(runtimeID) }
+    public func chmod(_ runtimeID: String, path: String, mode: UInt32) async throws(ProviderError) { try filesNotYet(runtimeID) }
+    public func delete(_ runtimeID: String, path: String, recursive: Bool) async throws(ProviderError) {
+        try filesNotYet(runtimeID)
+    }
+}
+
+/// One sandbox as the provider knows it; `state.json` in its directory lets a restarted process
+/// find it again (runtime.md §2.6, "Restart survival").
+final class NamespaceSandbox: Sendable {
+    let id: String
+    let directory: String
+    let shim: ProcessIdentity
+    let slot: Int
+    let uid: Int
+
+    init(id: String, directory: String, shim: ProcessIdentity, slot: Int, uid: Int) {
+        self.id = id
+        self.directory = directory
+        self.shim = shim
+        self.slot = slot
+        self.uid = uid
+    }
+
+    var socketPath: String { directory + "/run/agent.sock" }
+    var consolePath: String { directory + "/console.log" }
+
+    func writeState() throws(ProviderError) {
+        let object: [String: Any] = ["sandbox_id": id, "shim_pid": Int(shim.pid), "shim_start_ticks": shim.startTicks,
+                                     "slot": slot, "uid": uid]
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
+              FileManager.default.createFile(atPath: directory + "/state.json", contents: data,
+                                             attributes: [.posixPermissions: 0o600]) else {
+            throw .internal("cannot write \(directory)/state.json")
+        }
+    }
+
+    static func load(_ directory: String) -> NamespaceSandbox? {
+        guard let data = FileManager.default.contents(atPath: directory + "/state.json"),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let id = object["sandbox_id"] as? String, let pid = object["shim_pid"] as? Int,
+              let ticks = (object["shim_start_ticks"] as? NSNumber)?.uint64Value,
+              let slot = object["slot"] as? Int, let uid = object["uid"] as? Int else { return nil }
+        return NamespaceSandbox(id: id, directory: directory, shim: ProcessIdentity(pid: pid_t(pid), startTicks: ticks),
+                                slot: slot, uid: uid)
+    }
+
+    /// Lifecycle and exec summary lines go to the same file as the agent's own output.
+    func appendConsole(_ line: String) {
+        let fd = open(consolePath, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        let text = line + "\n"
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
+    }
+
+    func consoleLines(last count: Int) -> [String] {
+        guard count > 0, let text = try? String(contentsOfFile: consolePath, encoding: .utf8) else { return [] }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        return Array(lines.suffix(count))
+    }
+
+    func consoleLineCount() -> Int { consoleLines(last: Int.max).count }
+}

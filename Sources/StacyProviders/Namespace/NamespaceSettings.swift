@@ -1,0 +1,50 @@
+import Foundation
+import Glibc
+
+/// What the `namespace` provider needs from the configuration (runtime.md §2.6, §14).
+public struct NamespaceSettings: Sendable {
+    /// `providers.namespace.data_dir`: one directory per sandbox, plus the uid slot locks.
+    public var dataDirectory: String
+    /// The `stacyvm-agent` executable (shim outside, agent inside).
+    public var agentPath: String
+    public var bwrapPath: String
+    /// Sandbox host uid = `subuidBase` + slot; mapped to 0 inside the sandbox.
+    public var subuidBase: Int
+    public var maxSlots: Int
+    /// `none` (loopback only) or `host`.
+    public var network: String
+    public var consoleLines: Int
+    /// Bound on spawn → agent ready.
+    public var readyTimeoutNanos: Int64
+
+    public init(dataDirectory: String, agentPath: String = NamespaceSettings.defaultAgentPath(),
+                bwrapPath: String = NamespaceSettings.defaultBwrapPath(), subuidBase: Int = 100_000, maxSlots: Int = 10_000,
+                network: String = "none", consoleLines: Int = 1000, readyTimeoutNanos: Int64 = 10_000_000_000) {
+        self.dataDirectory = dataDirectory
+        self.agentPath = agentPath
+        self.bwrapPath = bwrapPath
+        self.subuidBase = subuidBase
+        self.maxSlots = maxSlots
+        self.network = network
+        self.consoleLines = consoleLines
+        self.readyTimeoutNanos = readyTimeoutNanos
+    }
+
+    /// `STACYVM_AGENT_PATH`, else `stacyvm-agent` beside the running executable (both are products
+    /// of the same build and installed together).
+    public static func defaultAgentPath() -> String {
+        if let explicit = getenv("STACYVM_AGENT_PATH"), explicit.pointee != 0 { return String(cString: explicit) }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return "stacyvm-agent" }
+        let executable = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return (executable as NSString).deletingLastPathComponent + "/stacyvm-agent"
+    }
+
+    public static func defaultBwrapPath() -> String {
+        for candidate in ["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"] where access(candidate, X_OK) == 0 {
+            return candidate
+        }
+        return "/usr/bin/bwrap"
+    }
+}

@@ -1,0 +1,234 @@
+import Foundation
+import Glibc
+@testable import StacyProviders
+import XCTest
+
+/// A namespace provider on a fresh data directory, or the reason this host cannot run one. CI
+/// installs bubblewrap, so there (CI is set) a missing prerequisite is a failure, not a skip.
+enum NamespaceHost {
+    static func makeProvider(file: StaticString = #filePath, line: UInt = #line) throws -> (NamespaceProvider, String) {
+        let dir = NSTemporaryDirectory() + "stacyvm-ns-\(UUID().uuidString.prefix(8))"
+        mkdir(dir, 0o711)
+        let provider = NamespaceProvider(settings: NamespaceSettings(dataDirectory: dir, readyTimeoutNanos: 20_000_000_000))
+        if let problem = NamespaceProvider.hostProblem(provider.settings) {
+            try? FileManager.default.removeItem(atPath: dir)
+            if ProcessInfo.processInfo.environment["CI"] != nil {
+                XCTFail("namespace provider unavailable in CI: \(problem)", file: file, line: line)
+            }
+            throw XCTSkip("namespace provider unavailable: \(problem)")
+        }
+        return (provider, dir)
+    }
+}
+
+final class NamespaceProviderConformanceTests: ProviderConformanceTests {
+    private var dataDirectory: String?
+    private static let filesLater = "file operations through the agent are issue 4, stage 2"
+
+    override func makeProvider() -> (any Provider)? {
+        guard let (provider, dir) = try? NamespaceHost.makeProvider() else { return nil }
+        dataDirectory = dir
+        return provider
+    }
+
+    override func tearDown() async throws {
+        try await super.tearDown()
+        if let dataDirectory { try? FileManager.default.removeItem(atPath: dataDirectory) }
+    }
+
+    // swift-corelibs-xctest discovers only methods declared in the class itself.
+    override func testSpawnStatusDestroyTwiceThenExecFails() async throws { try await super.testSpawnStatusDestroyTwiceThenExecFails() }
+    override func testEchoExitCodeAndLiteralArgv() async throws { try await super.testEchoExitCodeAndLiteralArgv() }
+    override func testStreamEndsWithOneExit() async throws { try await super.testStreamEndsWithOneExit() }
+    override func testTimeoutKillsSleep() async throws { try await super.testTimeoutKillsSleep() }
+    override func testOutputCaps() async throws { try await super.testOutputCaps() }
+    override func testBackgroundProcessDoesNotHoldExecAndSurvivesUntilDestroy() async throws { try await super.testBackgroundProcessDoesNotHoldExecAndSurvivesUntilDestroy() }
+    override func testConsoleReturnsLines() async throws { try await super.testConsoleReturnsLines() }
+    override func testListRuntimesContainsSandbox() async throws { try await super.testListRuntimesContainsSandbox() }
+    override func testFollowConsoleBacklogThenLiveLinesInOrder() async throws { try await super.testFollowConsoleBacklogThenLiveLinesInOrder() }
+    override func testFollowConsoleEndsOnDestroy() async throws { try await super.testFollowConsoleEndsOnDestroy() }
+    override func testFollowConsoleCancellingConsumerReleasesFollower() async throws { try await super.testFollowConsoleCancellingConsumerReleasesFollower() }
+    override func testBinaryRoundTrip3MiB() async throws { throw XCTSkip(Self.filesLater) }
+    override func testStat() async throws { throw XCTSkip(Self.filesLater) }
+    override func testGlob() async throws { throw XCTSkip(Self.filesLater) }
+    override func testMove() async throws { throw XCTSkip(Self.filesLater) }
+    override func testChmod0755() async throws { throw XCTSkip(Self.filesLater) }
+    override func testDelete() async throws { throw XCTSkip(Self.filesLater) }
+    override func testDotDotCannotEscapeRoot() async throws { throw XCTSkip(Self.filesLater) }
+    override func testSymlinkEscapeRefused() async throws { throw XCTSkip(Self.filesLater) }
+}
+
+/// What a process inside a namespace sandbox can see and do (runtime.md §2.6; the escape suite of
+/// issue 4 grows from these).
+final class NamespaceIsolationTests: XCTestCase {
+    private var provider: NamespaceProvider!
+    private var dataDirectory = ""
+    private var spawned: [String] = []
+
+    override func setUp() async throws {
+        (provider, dataDirectory) = try NamespaceHost.makeProvider()
+    }
+
+    override func tearDown() async throws {
+        for id in spawned { _ = try? await provider?.destroy(id) }
+        try? FileManager.default.removeItem(atPath: dataDirectory)
+    }
+
+    private func spawn(_ id: String = "ns-" + UUID().uuidString.prefix(8).lowercased()) async throws -> String {
+        let runtime = try await provider.spawn(SpawnSpec(sandboxID: id, image: "alpine:latest"))
+        spawned.append(runtime)
+        return runtime
+    }
+
+    private func sh(_ id: String, _ command: String, timeout: Double = 20) async throws -> ExecResult {
+        try await provider.exec(id, ExecSpec(argv: ["/bin/sh", "-c", command], timeoutNanos: Int64(timeout * 1e9)))
+    }
+
+    private func failure(_ body: () async throws -> ExecResult) async -> ProviderError? {
+        do {
+            _ = try await body()
+            return nil
+        } catch {
+            return error as? ProviderError ?? .internal("\(error)")
+        }
+    }
+
+    private static func isInvalidInput(_ error: ProviderError?) -> Bool {
+        if case .invalidInput? = error { return true }
+        return false
+    }
+
+    private func out(_ result: ExecResult) -> String {
+        String(decoding: result.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func testRootInsideWithoutCapabilitiesOrNewPrivileges() async throws {
+        let id = try await spawn()
+        let uid = try await sh(id, "id -u")
+        XCTAssertEqual(out(uid), "0")
+        let status = out(try await sh(id, "grep -E '^(CapEff|CapPrm|NoNewPrivs):' /proc/self/status"))
+        XCTAssertTrue(status.contains("CapEff:\t0000000000000000"), status)
+        XCTAssertTrue(status.contains("CapPrm:\t0000000000000000"), status)
+        XCTAssertTrue(status.contains("NoNewPrivs:\t1"), status)
+        let hostname = try await sh(id, "hostname")
+        XCTAssertEqual(out(hostname), id, "hostname is the sandbox ID")
+    }
+
+    func testOwnPidNamespaceHidesHostProcesses() async throws {
+        let id = try await spawn()
+        let pids = out(try await sh(id, "ls /proc | grep -E '^[0-9]+$' | sort -n | tr '\\n' ' '"))
+        let numbers = pids.split(separator: " ").compactMap { Int($0) }
+        XCTAssertTrue(numbers.contains(1), pids)
+        XCTAssertLessThan(numbers.count, 10, "only the sandbox's own processes: \(pids)")
+        XCTAssertFalse(numbers.contains(Int(getpid())) && numbers.count > 10)
+        // The test process itself is invisible: signalling its PID fails inside.
+        let probe = try await sh(id, "kill -0 \(getpid()) 2>/dev/null && echo visible || echo hidden")
+        XCTAssertEqual(out(probe), "hidden")
+    }
+
+    func testImageIsReadOnlyAndSecretsAreMasked() async throws {
+        let id = try await spawn()
+        let usr = try await sh(id, "touch /usr/stacyvm-escape")
+        XCTAssertNotEqual(usr.exitCode, 0)
+        XCTAssertTrue(String(decoding: usr.stderr, as: UTF8.self).contains("Read-only"), String(decoding: usr.stderr, as: UTF8.self))
+        let etc = try await sh(id, "touch /etc/stacyvm-escape")
+        XCTAssertNotEqual(etc.exitCode, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/usr/stacyvm-escape"))
+        if FileManager.default.fileExists(atPath: "/etc/shadow") {
+            let shadow = try await sh(id, "wc -c < /etc/shadow")
+            XCTAssertEqual(out(shadow), "0", "/etc/shadow is masked")
+        }
+        for path in ["/workspace", "/tmp", "/root", "/home", "/app"] {
+            let write = try await sh(id, "echo ok > \(path)/probe && cat \(path)/probe")
+            XCTAssertEqual(out(write), "ok", "\(path) is writable")
+        }
+    }
+
+    func testLoopbackOnlyNetworkCannotReachHostServices() async throws {
+        // A listener on the host's loopback; the sandbox has its own network namespace.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+        listen(listener, 4)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        let port = UInt16(bigEndian: address.sin_port)
+
+        let id = try await spawn()
+        let interfaces = out(try await sh(id, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '"))
+        XCTAssertEqual(interfaces, "lo", "only loopback inside")
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { return }
+        let connect = try await sh(id, "/usr/bin/python3 -c \"import socket; socket.create_connection(('127.0.0.1', \(port)), 2); print('reached')\"")
+        XCTAssertNotEqual(connect.exitCode, 0, "the host's loopback service must be unreachable")
+        XCTAssertFalse(out(connect).contains("reached"))
+    }
+
+    func testEachSandboxHasItsOwnUidAndFilesBelongToIt() async throws {
+        try XCTSkipUnless(getuid() == 0, "per-sandbox host uids need root")
+        let first = try await spawn()
+        let second = try await spawn()
+        _ = try await sh(first, "echo a > /workspace/owned")
+        _ = try await sh(second, "echo b > /workspace/owned")
+        let a = try FileManager.default.attributesOfItem(atPath: dataDirectory + "/\(first)/workspace/owned")
+        let b = try FileManager.default.attributesOfItem(atPath: dataDirectory + "/\(second)/workspace/owned")
+        let uidA = try XCTUnwrap(a[.ownerAccountID] as? NSNumber).intValue
+        let uidB = try XCTUnwrap(b[.ownerAccountID] as? NSNumber).intValue
+        XCTAssertGreaterThanOrEqual(uidA, provider.settings.subuidBase)
+        XCTAssertGreaterThanOrEqual(uidB, provider.settings.subuidBase)
+        XCTAssertNotEqual(uidA, uidB, "one unprivileged host uid per sandbox")
+        // Neither sandbox sees the other's files.
+        let look = try await sh(first, "ls \(dataDirectory)/\(second) 2>&1; cat /workspace/owned")
+        XCTAssertEqual(out(look).split(separator: "\n").last, "a")
+    }
+
+    func testDestroyKillsEveryProcessAndRemovesTheSandbox() async throws {
+        let id = try await spawn()
+        let started = try await sh(id, "sleep 1000 > /dev/null 2>&1 & setsid sleep 1001 > /dev/null 2>&1 & echo ok")
+        XCTAssertEqual(out(started), "ok")
+        let state = try XCTUnwrap(NamespaceSandbox.load(dataDirectory + "/" + id))
+        XCTAssertTrue(state.shim.isAlive)
+        let existed = try await provider.destroy(id)
+        XCTAssertTrue(existed)
+        spawned.removeAll { $0 == id }
+        XCTAssertFalse(state.shim.isAlive)
+        if getuid() == 0 { XCTAssertFalse(NamespaceProvider.processesRunning(as: state.uid), "a process of the sandbox survived") }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dataDirectory + "/" + id))
+        XCTAssertFalse(SlotLock.isHeld(directory: dataDirectory + "/.slots", slot: state.slot), "the uid slot is free again")
+        let again = try await provider.destroy(id)
+        XCTAssertFalse(again)
+    }
+
+    func testSandboxesOutliveTheProviderThatStartedThem() async throws {
+        let id = try await spawn()
+        _ = try await sh(id, "echo kept > /workspace/kept")
+        // A new provider on the same data directory stands for a restarted server or worker.
+        let restarted = NamespaceProvider(settings: provider.settings)
+        let status = await restarted.status(id)
+        XCTAssertEqual(status, .running)
+        let runtimes = await restarted.listRuntimes()
+        XCTAssertEqual(runtimes.map(\.runtimeID), [id])
+        let kept = try await restarted.exec(id, ExecSpec(argv: ["cat", "/workspace/kept"]))
+        XCTAssertEqual(out(kept), "kept")
+        let existed = try await restarted.destroy(id)
+        XCTAssertTrue(existed)
+        spawned.removeAll { $0 == id }
+        let after = await provider.status(id)
+        XCTAssertEqual(after, .missing)
+    }
+
+    func testMissingWorkdirAndCommandAreInvalidInput() async throws {
+        let id = try await spawn()
+        let badWorkdir = await failure { try await self.provider.exec(id, ExecSpec(argv: ["true"], workdir: "/nope")) }
+        XCTAssertTrue(Self.isInvalidInput(badWorkdir), "\(String(describing: badWorkdir))")
+        let badCommand = await failure { try await self.provider.exec(id, ExecSpec(argv: ["no-such-command-xyz"])) }
+        XCTAssertTrue(Self.isInvalidInput(badCommand), "\(String(describing: badCommand))")
+        let env = try await provider.exec(id, ExecSpec(argv: ["/bin/sh", "-c", "echo $STACYVM_SANDBOX_ID $HOME $GREETING; pwd"],
+                                                      env: ["GREETING": "hi"], workdir: "/tmp"))
+        XCTAssertEqual(out(env), "\(id) /root hi\n/tmp")
+        let stdin = try await provider.exec(id, ExecSpec(argv: ["cat"], stdin: Array("from stdin".utf8)))
+        XCTAssertEqual(out(stdin), "from stdin")
+    }
+}

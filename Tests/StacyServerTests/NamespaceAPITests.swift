@@ -1,0 +1,52 @@
+import Foundation
+import XCTest
+import StacyAPI
+import StacyJSON
+import StacyProviders
+import StacyTestSupport
+@testable import StacyServer
+
+/// The published SDK flow's exec part against a control plane whose default provider is
+/// `namespace`: spawn `alpine:latest`, run commands inside real isolation, destroy.
+final class NamespaceAPITests: XCTestCase {
+    private var harness: ServerHarness?
+    private var sandboxes = ""
+
+    override func setUpWithError() throws {
+        sandboxes = NSTemporaryDirectory() + "stacyvm-ns-api-\(UUID().uuidString.prefix(8))"
+        mkdir(sandboxes, 0o711)
+        if let problem = NamespaceProvider.hostProblem(NamespaceSettings(dataDirectory: sandboxes)) {
+            try? FileManager.default.removeItem(atPath: sandboxes)
+            if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail("namespace provider unavailable in CI: \(problem)") }
+            throw XCTSkip("namespace provider unavailable: \(problem)")
+        }
+        harness = try ServerHarness(environment: ["STACYVM_PROVIDERS_DEFAULT": "namespace",
+                                                  "STACYVM_PROVIDERS_NAMESPACE_DATA_DIR": sandboxes])
+    }
+
+    override func tearDown() {
+        harness?.stop()
+        try? FileManager.default.removeItem(atPath: sandboxes)
+    }
+
+    func testSpawnExecDestroyThroughTheAPI() throws {
+        let port = try XCTUnwrap(harness).port
+        let spawned = try rawRequest(port: port, method: "POST", path: "/api/v1/sandboxes", json: #"{"image":"alpine:latest"}"#)
+        XCTAssertEqual(spawned.status, 201, spawned.text)
+        let sandbox = try JanssonDecoder().decode(Sandbox.self, from: spawned.body)
+        XCTAssertEqual(sandbox.provider, "namespace")
+        XCTAssertEqual(sandbox.state, "running")
+
+        let hello = try rawRequest(port: port, method: "POST", path: "/api/v1/sandboxes/\(sandbox.id)/exec",
+                                   json: #"{"command":"echo hello; hostname; id -u"}"#)
+        XCTAssertEqual(hello.status, 200, hello.text)
+        let result = try JanssonDecoder().decode(JSONValue.self, from: hello.body)
+        XCTAssertEqual(result["exit_code"], .int(0))
+        XCTAssertEqual(result["stdout"], .string("hello\n\(sandbox.id)\n0\n"), "runs inside the sandbox, as its root")
+
+        let destroyed = try rawRequest(port: port, method: "DELETE", path: "/api/v1/sandboxes/\(sandbox.id)")
+        XCTAssertTrue([200, 204].contains(destroyed.status), destroyed.text)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sandboxes + "/" + sandbox.id), "the sandbox directory is gone")
+        XCTAssertEqual(try rawRequest(port: port, path: "/api/v1/sandboxes/\(sandbox.id)").status, 404)
+    }
+}
