@@ -219,6 +219,21 @@ final class NamespaceIsolationTests: XCTestCase {
         XCTAssertEqual(after, .missing)
     }
 
+    func testAgentInAPrivateDirectoryIsCopiedWhereSandboxUidsReachIt() async throws {
+        try XCTSkipUnless(getuid() == 0, "only root switches to sandbox uids")
+        let hidden = NSTemporaryDirectory() + "stacyvm-private-\(UUID().uuidString.prefix(8))"
+        mkdir(hidden, 0o700)
+        defer { try? FileManager.default.removeItem(atPath: hidden) }
+        try FileManager.default.copyItem(atPath: provider.settings.agentPath, toPath: hidden + "/stacyvm-agent")
+        var settings = provider.settings
+        settings.agentPath = hidden + "/stacyvm-agent"
+        provider = NamespaceProvider(settings: settings)
+        let id = try await spawn()
+        let result = try await sh(id, "echo reached")
+        XCTAssertEqual(out(result), "reached")
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: dataDirectory + "/.agent/stacyvm-agent"))
+    }
+
     func testMissingWorkdirAndCommandAreInvalidInput() async throws {
         let id = try await spawn()
         let badWorkdir = await failure { try await self.provider.exec(id, ExecSpec(argv: ["true"], workdir: "/nope")) }

@@ -49,12 +49,12 @@ public final class NamespaceProvider: Provider {
            Int(limit.trimmingCharacters(in: .whitespacesAndNewlines)) == 0 {
             return "user namespaces are disabled (/proc/sys/user/max_user_namespaces is 0)"
         }
-        // bwrap runs as the sandbox's unprivileged uid, which must reach the agent and its own
-        // directory: every ancestor must be searchable by others.
-        for path in [settings.agentPath, settings.dataDirectory] {
-            if let blocked = unsearchableAncestor(of: path) {
-                return "\(blocked) is not searchable by other users (chmod o+x), so sandbox uids cannot reach \(path)"
-            }
+        // bwrap runs as the sandbox's unprivileged uid, which must reach its own directory: every
+        // ancestor must be searchable by others. (The agent is copied there when its own location
+        // is not reachable, see `agentForSandboxes`.)
+        if let blocked = unsearchableAncestor(of: settings.dataDirectory + "/x") {
+            return "\(blocked) is not searchable by other users (chmod o+x), so sandbox uids cannot reach "
+                + settings.dataDirectory
         }
         return nil
     }
@@ -86,8 +86,9 @@ public final class NamespaceProvider: Provider {
         let uid = settings.subuidBase + slot.slot
         do throws(ProviderError) {
             try prepareDirectories(dir, uid: uid)
+            let agent = try agentForSandboxes()
             let shimPID = try ShimLauncher.launch(agent: settings.agentPath, sandboxDirectory: dir, uid: uid, gid: uid,
-                                                  slot: slot, bwrap: bwrapArguments(id: id, directory: dir))
+                                                  slot: slot, bwrap: bwrapArguments(id: id, directory: dir, agent: agent))
             slot.release()  // the shim holds the lock now
             guard let shim = ProcessIdentity.of(shimPID) else {
                 throw .providerUnavailable("sandbox exited at start: \(consoleTail(dir))")
@@ -129,7 +130,7 @@ public final class NamespaceProvider: Provider {
     }
 
     /// The bubblewrap command line (provider-feasibility.md §1, "Recipe that worked").
-    func bwrapArguments(id: String, directory dir: String) -> [String] {
+    func bwrapArguments(id: String, directory dir: String, agent: String) -> [String] {
         var args = [settings.bwrapPath,
                     "--unshare-user", "--uid", "0", "--gid", "0",
                     "--unshare-pid", "--unshare-uts", "--unshare-ipc", "--unshare-cgroup-try",
@@ -139,12 +140,38 @@ public final class NamespaceProvider: Provider {
         args += ["--proc", "/proc", "--dev", "/dev"]
         for path in Self.writablePaths { args += ["--bind", dir + path, path] }
         args += ["--bind", dir + "/run", "/run/stacyvm",
-                 "--ro-bind", settings.agentPath, "/.stacyvm/agent",
+                 "--ro-bind", agent, "/.stacyvm/agent",
                  "--chdir", "/workspace", "--clearenv",
                  "--setenv", "PATH", Self.basePath, "--setenv", "HOME", "/root",
                  "--setenv", "STACYVM_SANDBOX_ID", id,
                  "/.stacyvm/agent", "serve", Self.socketInside]
         return args
+    }
+
+    /// The agent binary as sandbox uids can reach it: where it is installed when every ancestor is
+    /// searchable (the usual /usr/local/bin), else a copy in the data directory (a build under
+    /// /root, say).
+    func agentForSandboxes() throws(ProviderError) -> String {
+        if Self.unsearchableAncestor(of: settings.agentPath) == nil,
+           let st = hostStat(settings.agentPath), st.st_mode & 0o005 == 0o005 {
+            return settings.agentPath
+        }
+        let copy = settings.dataDirectory + "/.agent/stacyvm-agent"
+        if let source = hostStat(settings.agentPath), let existing = hostStat(copy),
+           existing.st_size == source.st_size, existing.st_mtim.tv_sec >= source.st_mtim.tv_sec {
+            return copy
+        }
+        mkdir(settings.dataDirectory + "/.agent", 0o711)
+        let temporary = copy + ".\(getpid()).tmp"
+        unlink(temporary)
+        do {
+            try FileManager.default.copyItem(atPath: settings.agentPath, toPath: temporary)
+        } catch {
+            throw .providerUnavailable("cannot copy the agent to \(copy): \(error)")
+        }
+        Glibc.chmod(temporary, 0o755)
+        guard rename(temporary, copy) == 0 else { throw .providerUnavailable("cannot install \(copy): errno \(errno)") }
+        return copy
     }
 
     /// An empty read-only file that masks secrets. (A bind of /dev/null would not do: device nodes
