@@ -29,8 +29,11 @@ let package = Package(
         .target(name: "StacyConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "StacyStore", dependencies: ["CSQLite"]),
         // The namespace provider's agent protocol, shared by both ends; Glibc only.
-        .target(name: "StacyAgentWire"),
-        .target(name: "StacyProviders", dependencies: ["StacyAgentWire"]),
+        // Sandbox paths, provider errors and the file API: Glibc only, so the agent runs the same
+        // code inside namespace sandboxes that the mock provider runs on the host.
+        .target(name: "StacySandboxFS"),
+        .target(name: "StacyAgentWire", dependencies: ["StacySandboxFS"]),
+        .target(name: "StacyProviders", dependencies: ["StacySandboxFS", "StacyAgentWire"]),
         .target(name: "StacyOrchestrator",
                 dependencies: ["StacyHTTP", "StacyAPI", "StacyJSON", "StacyConfig", "StacyStore", "StacyProviders"]),
         .target(name: "StacyServer",
@@ -43,10 +46,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        // Runs inside sandboxes and as their shim: no Foundation, standard library linked statically
-        // (starts in about 2 ms; runtime.md §2.6).
-        .executableTarget(name: "stacyvm-agent", dependencies: ["StacyAgentWire"],
-                          linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
+        // Runs inside sandboxes and as their shim: no Foundation, linked fully statically so it runs
+        // in any image, glibc or not (starts in about 2 ms; runtime.md §2.6).
+        .executableTarget(name: "stacyvm-agent", dependencies: ["StacyAgentWire", "StacySandboxFS"],
+                          linkerSettings: [.unsafeFlags(["-static-executable"])]),
 
         // Test helpers shared by the test targets (a raw-socket HTTP client).
         .target(name: "StacyTestSupport", path: "Tests/StacyTestSupport"),
@@ -54,7 +57,7 @@ let package = Package(
         .testTarget(name: "StacyHTTPTests", dependencies: ["StacyHTTP", "StacyJSON", "StacyTestSupport"]),
         .testTarget(name: "StacyConfigTests", dependencies: ["StacyConfig"]),
         .testTarget(name: "StacyStoreTests", dependencies: ["StacyStore", "CLibPQ"]),
-        .testTarget(name: "StacyProvidersTests", dependencies: ["StacyProviders"]),
+        .testTarget(name: "StacyProvidersTests", dependencies: ["StacyProviders", "StacySandboxFS", "StacyAgentWire"]),
         .testTarget(name: "StacyServerTests",
                     dependencies: ["StacyServer", "StacyHTTP", "StacyJSON", "StacyConfig", "StacyStore",
                                    "StacyAPI", "StacyTestSupport", "StacyProviders", "StacyOrchestrator"]),

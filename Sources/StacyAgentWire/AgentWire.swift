@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import StacySandboxFS
 
 // The byte format between the `namespace` provider and `stacyvm-agent` inside a sandbox, shared by
 // both so there is one definition. Glibc only: the agent must start in about 2 ms and must not pull
@@ -14,6 +15,10 @@ import Glibc
 //   agent → provider   `o` stdout bytes, `e` stderr bytes (each ≤ 64 KiB, in the order produced),
 //                      then exactly one `x` exit (ExecReply fields), then the agent closes.
 //   provider → agent   closing its side at any time cancels the exec: its processes are killed.
+//
+//   provider → agent   `F` file request (AgentFileRequest fields); for `write` followed by `D` data
+//                      frames and one `E`
+//   agent → provider   for `read`: `D` data frames; then one `r` result (AgentFileResult fields)
 
 public enum AgentFrame: UInt8, Sendable {
     case exec = 0x58        // "X"
@@ -22,6 +27,10 @@ public enum AgentFrame: UInt8, Sendable {
     case stdout = 0x6F      // "o"
     case stderr = 0x65      // "e"
     case exit = 0x78        // "x"
+    case file = 0x46        // "F"
+    case data = 0x44        // "D"
+    case dataEnd = 0x45     // "E"
+    case result = 0x72      // "r"
 }
 
 /// Largest payload either side accepts; exec requests carry stdin, so this bounds stdin too.
@@ -180,5 +189,71 @@ public enum AgentSocket {
             guard payload.withUnsafeMutableBytes({ readExactly(fd, $0.baseAddress!, length) }) else { return nil }
         }
         return (kind, payload)
+    }
+}
+
+/// A file operation, run by the agent with the sandbox file API rooted at the sandbox's "/", so
+/// every path and symlink resolves in the sandbox's own mount namespace.
+public struct AgentFileRequest: Sendable, Equatable {
+    public enum Operation: String, Sendable {
+        case write, read, list, stat, glob, move, chmod, delete
+    }
+    public var operation: Operation
+    public var arguments: [String]
+
+    public init(_ operation: Operation, _ arguments: [String]) {
+        self.operation = operation
+        self.arguments = arguments
+    }
+
+    public func encoded() -> [UInt8] {
+        AgentFields.encode([Array(operation.rawValue.utf8)] + arguments.map { Array($0.utf8) })
+    }
+
+    public static func decode(_ payload: [UInt8]) -> AgentFileRequest? {
+        guard let fields = AgentFields.decode(payload), let first = fields.first,
+              let operation = Operation(rawValue: String(decoding: first, as: UTF8.self)) else { return nil }
+        return AgentFileRequest(operation, fields.dropFirst().map { String(decoding: $0, as: UTF8.self) })
+    }
+}
+
+/// The outcome of a file operation: values (paths, numbers, FileInfo rows) or a provider error.
+public enum AgentFileResult: Sendable, Equatable {
+    case ok([String])
+    case failed(ProviderError)
+
+    public func encoded() -> [UInt8] {
+        switch self {
+        case .ok(let values): return AgentFields.encode([Array("ok".utf8)] + values.map { Array($0.utf8) })
+        case .failed(let error):
+            return AgentFields.encode([Array("error".utf8), Array(error.wireKind.utf8), Array(error.wireDetail.utf8)])
+        }
+    }
+
+    public static func decode(_ payload: [UInt8]) -> AgentFileResult? {
+        guard let fields = AgentFields.decode(payload)?.map({ String(decoding: $0, as: UTF8.self) }),
+              let status = fields.first else { return nil }
+        if status == "ok" { return .ok(Array(fields.dropFirst())) }
+        guard status == "error", fields.count == 3 else { return nil }
+        return .failed(ProviderError(wireKind: fields[1], detail: fields[2]))
+    }
+
+    /// FileInfo as six values: path, name, size, mode, is_dir, mod_time.
+    public static func values(_ info: FileInfo) -> [String] {
+        [info.path, info.name, String(info.size), String(info.mode), info.isDir ? "1" : "0", String(info.modTimeSeconds)]
+    }
+
+    public static func fileInfos(_ values: [String]) -> [FileInfo]? {
+        guard values.count % 6 == 0 else { return nil }
+        var infos: [FileInfo] = []
+        var index = 0
+        while index < values.count {
+            guard let size = Int64(values[index + 2]), let mode = UInt32(values[index + 3]),
+                  let modTime = Int64(values[index + 5]) else { return nil }
+            infos.append(FileInfo(path: values[index], name: values[index + 1], size: size, mode: mode,
+                                  isDir: values[index + 4] == "1", modTimeSeconds: modTime))
+            index += 6
+        }
+        return infos
     }
 }

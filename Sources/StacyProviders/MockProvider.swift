@@ -41,9 +41,9 @@ public final class MockProvider: Provider {
             if map[id] != nil { return id }
             try Self.makeDirectories(rootDirectory)
             // State is in memory only, so a directory left by an earlier process is stale: start clean.
-            try MockFiles.removeSandboxDirectory(directory)
+            try SandboxFiles.removeSandboxDirectory(directory)
             guard mkdir(directory, 0o755) == 0, mkdir(directory + "/workspace", 0o755) == 0 else {
-                throw MockFiles.failure(errno, "/")
+                throw SandboxFiles.failure(errno, "/")
             }
             let sandbox = MockSandbox(id: id, directory: directory, consoleLimit: consoleLimit,
                                       followerLagLimit: followerLagLimit)
@@ -67,7 +67,7 @@ public final class MockProvider: Provider {
         var lastError: ProviderError?
         for attempt in 0..<5 {
             do throws(ProviderError) {
-                try MockFiles.removeSandboxDirectory(sandbox.directory)
+                try SandboxFiles.removeSandboxDirectory(sandbox.directory)
                 return true
             } catch {
                 lastError = error
@@ -283,7 +283,7 @@ public final class MockProvider: Provider {
 final class MockSandbox: Sendable {
     let id: String
     let directory: String
-    let files: MockFiles
+    let files: SandboxFiles
     private let consoleLimit: Int
     private let followerLagLimit: Int
     private struct State {
@@ -303,7 +303,7 @@ final class MockSandbox: Sendable {
     init(id: String, directory: String, consoleLimit: Int, followerLagLimit: Int) {
         self.id = id
         self.directory = directory
-        self.files = MockFiles(root: directory)
+        self.files = SandboxFiles(root: directory)
         self.consoleLimit = consoleLimit
         self.followerLagLimit = followerLagLimit
     }

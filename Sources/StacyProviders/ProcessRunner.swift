@@ -6,24 +6,6 @@ import Synchronization
 // never fork(): the server is multi-threaded and a forked child of a threaded process may deadlock
 // on a lock some other thread held at fork time.
 
-/// Linux calls glibc exports but Swift's Glibc module hides behind `_GNU_SOURCE`; looked up once.
-enum LinuxCalls {
-    typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>?, Int32) -> Int32
-    typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, UnsafePointer<CChar>?) -> Int32
-
-    nonisolated(unsafe) static let pipe2: Pipe2 = load("pipe2")
-    nonisolated(unsafe) static let addChdir: AddChdir = load("posix_spawn_file_actions_addchdir_np")
-    /// `O_PATH` on x86_64 and aarch64 Linux.
-    static let oPath: Int32 = 0o10000000
-
-    private static func load<F>(_ symbol: String) -> F {
-        guard let handle = dlopen(nil, RTLD_NOW), let address = dlsym(handle, symbol) else {
-            fatalError("glibc symbol \(symbol) missing (glibc >= 2.29 required)")
-        }
-        return unsafeBitCast(address, to: F.self)
-    }
-}
-
 func monotonicNanos() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)

@@ -1,3 +1,7 @@
+// Paths, errors and the file API live in StacySandboxFS (shared with stacyvm-agent); users of
+// this module see them as its own.
+@_exported import StacySandboxFS
+
 /// Providers by name plus the effective default (runtime.md §2.3). Choosing the default (`auto`,
 /// self-tests, loopback rules) is the server's startup job; the registry only holds the result.
 public final class ProviderRegistry: Sendable {

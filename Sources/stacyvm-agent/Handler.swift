@@ -24,6 +24,12 @@ enum Handler {
                 return
             }
             Exec(request: request, connection: connection).run()
+        case .file:
+            guard let request = AgentFileRequest.decode(payload) else {
+                AgentSocket.writeFrame(connection, .result, AgentFileResult.failed(.invalidInput("malformed file request")).encoded())
+                return
+            }
+            FileHandler.serve(request, connection)
         default:
             return
         }

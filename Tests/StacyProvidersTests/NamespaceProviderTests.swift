@@ -23,7 +23,6 @@ enum NamespaceHost {
 
 final class NamespaceProviderConformanceTests: ProviderConformanceTests {
     private var dataDirectory: String?
-    private static let filesLater = "file operations through the agent are issue 4, stage 2"
 
     override func makeProvider() -> (any Provider)? {
         guard let (provider, dir) = try? NamespaceHost.makeProvider() else { return nil }
@@ -48,14 +47,26 @@ final class NamespaceProviderConformanceTests: ProviderConformanceTests {
     override func testFollowConsoleBacklogThenLiveLinesInOrder() async throws { try await super.testFollowConsoleBacklogThenLiveLinesInOrder() }
     override func testFollowConsoleEndsOnDestroy() async throws { try await super.testFollowConsoleEndsOnDestroy() }
     override func testFollowConsoleCancellingConsumerReleasesFollower() async throws { try await super.testFollowConsoleCancellingConsumerReleasesFollower() }
-    override func testBinaryRoundTrip3MiB() async throws { throw XCTSkip(Self.filesLater) }
-    override func testStat() async throws { throw XCTSkip(Self.filesLater) }
-    override func testGlob() async throws { throw XCTSkip(Self.filesLater) }
-    override func testMove() async throws { throw XCTSkip(Self.filesLater) }
-    override func testChmod0755() async throws { throw XCTSkip(Self.filesLater) }
-    override func testDelete() async throws { throw XCTSkip(Self.filesLater) }
-    override func testDotDotCannotEscapeRoot() async throws { throw XCTSkip(Self.filesLater) }
-    override func testSymlinkEscapeRefused() async throws { throw XCTSkip(Self.filesLater) }
+    override func testBinaryRoundTrip3MiB() async throws { try await super.testBinaryRoundTrip3MiB() }
+    override func testStat() async throws { try await super.testStat() }
+    override func testGlob() async throws { try await super.testGlob() }
+    override func testMove() async throws { try await super.testMove() }
+    override func testChmod0755() async throws { try await super.testChmod0755() }
+    override func testDelete() async throws { try await super.testDelete() }
+    override func testSymlinkEscapeRefused() async throws { try await super.testSymlinkEscapeRefused() }
+
+    /// The namespace root is the read-only image: a `..` path lands on "/" inside the sandbox,
+    /// where a write is refused (`readOnlyPath`), and nothing appears on the host.
+    override func testDotDotCannotEscapeRoot() async throws {
+        let name = "stacyvm-escape-\(UUID().uuidString)"
+        await assertThrows({ if case .readOnlyPath = $0 { true } else { false } }) {
+            try await self.provider.writeFile(self.id, path: "../../../../../../" + name, bytes: [42], mode: nil)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/" + name), "wrote outside the sandbox")
+        _ = try await provider.writeFile(id, path: "../../../../../../workspace/inside", bytes: [42], mode: nil)
+        let info = try await provider.stat(id, path: "/workspace/../../workspace/inside")
+        XCTAssertEqual(info.path, "/workspace/inside", "`..` stops at the sandbox root")
+    }
 }
 
 /// What a process inside a namespace sandbox can see and do (runtime.md §2.6; the escape suite of
@@ -84,7 +95,7 @@ final class NamespaceIsolationTests: XCTestCase {
         try await provider.exec(id, ExecSpec(argv: ["/bin/sh", "-c", command], timeoutNanos: Int64(timeout * 1e9)))
     }
 
-    private func failure(_ body: () async throws -> ExecResult) async -> ProviderError? {
+    private func failure<T>(_ body: () async throws -> T) async -> ProviderError? {
         do {
             _ = try await body()
             return nil
@@ -232,6 +243,81 @@ final class NamespaceIsolationTests: XCTestCase {
         let result = try await sh(id, "echo reached")
         XCTAssertEqual(out(result), "reached")
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: dataDirectory + "/.agent/stacyvm-agent"))
+    }
+
+    func testFilesThroughTheAPIAreTheSandboxsOwn() async throws {
+        let id = try await spawn()
+        _ = try await provider.writeFile(id, path: "notes/a.txt", bytes: Array("from the API".utf8), mode: 0o600)
+        let seen = try await sh(id, "cat /workspace/notes/a.txt; stat -c '%u %a' /workspace/notes/a.txt")
+        XCTAssertEqual(out(seen), "from the API0 600", "exec sees the file, owned by the sandbox's root")
+        _ = try await sh(id, "printf 'from exec' > /tmp/b.txt")
+        let back = try await provider.readFile(id, path: "/tmp/b.txt", maxBytes: nil)
+        XCTAssertEqual(String(decoding: back, as: UTF8.self), "from exec")
+        if getuid() == 0 {
+            let host = try FileManager.default.attributesOfItem(atPath: dataDirectory + "/\(id)/workspace/notes/a.txt")
+            let state = try XCTUnwrap(NamespaceSandbox.load(dataDirectory + "/" + id))
+            XCTAssertEqual((host[.ownerAccountID] as? NSNumber)?.intValue, state.uid, "owned by the sandbox's host uid")
+        }
+        let write = await failure { try await self.provider.writeFile(id, path: "/usr/planted", bytes: [1], mode: nil) }
+        XCTAssertEqual(write, .readOnlyPath("/usr/planted"))
+        let listing = try await provider.list(id, path: "/workspace/notes")
+        XCTAssertEqual(listing.map(\.name), ["a.txt"])
+    }
+
+    /// Links planted inside point at host paths, at /etc/shadow, at /proc/1/root and up `..`
+    /// chains: the agent resolves them in the sandbox's mount namespace, so none reaches the host.
+    func testPlantedSymlinksNeverReachHostFiles() async throws {
+        let hostDir = NSTemporaryDirectory() + "stacyvm-host-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: hostDir, withIntermediateDirectories: true)
+        Glibc.chmod(hostDir, 0o777)
+        defer { try? FileManager.default.removeItem(atPath: hostDir) }
+        try "host-secret".write(toFile: hostDir + "/secret", atomically: true, encoding: .utf8)
+        Glibc.chmod(hostDir + "/secret", 0o666)
+
+        let id = try await spawn()
+        let up = String(repeating: "../", count: 20) + hostDir.drop { $0 == "/" }
+        let made = try await sh(id, "cd /workspace && ln -s \(hostDir) host && ln -s \(up) up && ln -s /etc/shadow shadow && "
+            + "ln -s /proc/1/root root1 && ln -s /proc/1/root\(hostDir) viaproc")
+        XCTAssertEqual(made.exitCode, 0, String(decoding: made.stderr, as: UTF8.self))
+        for link in ["host", "up", "viaproc"] {
+            let read = try? await provider.readFile(id, path: "/workspace/\(link)/secret", maxBytes: nil)
+            XCTAssertNotEqual(read.map { String(decoding: $0, as: UTF8.self) }, "host-secret", link)
+            _ = try? await provider.writeFile(id, path: "/workspace/\(link)/planted", bytes: [1], mode: nil)
+            _ = try? await provider.writeFile(id, path: "/workspace/\(link)/secret", bytes: Array("overwritten".utf8), mode: nil)
+            _ = try? await provider.chmod(id, path: "/workspace/\(link)/secret", mode: 0o777)
+            _ = try? await provider.delete(id, path: "/workspace/\(link)/secret", recursive: false)
+        }
+        let shadow = try? await provider.readFile(id, path: "/workspace/shadow", maxBytes: nil)
+        XCTAssertTrue(shadow?.isEmpty ?? true, "/etc/shadow reads empty or not at all")
+        let rootListing = (try? await provider.list(id, path: "/workspace/root1")) ?? []
+        XCTAssertFalse(rootListing.contains { $0.name == "work" || $0.name == "boot" }, "/proc/1/root is the sandbox's root")
+        // Commands get no further than the API.
+        let fromExec = try await sh(id, "cat /workspace/host/secret /workspace/viaproc/secret 2>/dev/null; echo done")
+        XCTAssertEqual(out(fromExec), "done")
+
+        XCTAssertEqual(try String(contentsOfFile: hostDir + "/secret", encoding: .utf8), "host-secret")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: hostDir), ["secret"])
+        let mode = try FileManager.default.attributesOfItem(atPath: hostDir + "/secret")[.posixPermissions] as? Int
+        XCTAssertEqual(mode, 0o666)
+    }
+
+    /// A command swaps a directory for a link (to a host path and to /proc/1/root) as fast as it
+    /// can while the API writes through that name: every write lands inside the sandbox or fails.
+    func testDirectorySwappedForALinkDuringWritesStaysInside() async throws {
+        let hostDir = NSTemporaryDirectory() + "stacyvm-race-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: hostDir, withIntermediateDirectories: true)
+        Glibc.chmod(hostDir, 0o777)
+        defer { try? FileManager.default.removeItem(atPath: hostDir) }
+        let id = try await spawn()
+        let loop = "cd /workspace; i=0; while [ $i -lt 20000 ]; do mkdir -p race; rm -rf race; ln -s \(hostDir) race; rm -f race; "
+            + "ln -s /proc/1/root\(hostDir) race; rm -f race; i=$((i+1)); done"
+        _ = try await sh(id, "(\(loop)) > /dev/null 2>&1 & echo started")
+        var landed = 0
+        for n in 0..<200 {
+            if (try? await provider.writeFile(id, path: "/workspace/race/f\(n)", bytes: [1], mode: nil)) != nil { landed += 1 }
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: hostDir), [], "a write escaped to the host")
+        _ = landed  // some writes land in the sandbox's own race/ directory; which ones is timing
     }
 
     func testMissingWorkdirAndCommandAreInvalidInput() async throws {

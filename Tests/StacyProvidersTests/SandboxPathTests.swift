@@ -1,4 +1,5 @@
 @testable import StacyProviders
+@testable import StacySandboxFS
 import XCTest
 
 final class SandboxPathTests: XCTestCase {

@@ -6,8 +6,8 @@ import StacyProviders
 import StacyTestSupport
 @testable import StacyServer
 
-/// The published SDK flow's exec part against a control plane whose default provider is
-/// `namespace`: spawn `alpine:latest`, run commands inside real isolation, destroy.
+/// The published SDK flow against a control plane whose default provider is `namespace`: spawn
+/// `alpine:latest`, exec `echo hello`, write and read a file, destroy.
 final class NamespaceAPITests: XCTestCase {
     private var harness: ServerHarness?
     private var sandboxes = ""
@@ -43,6 +43,16 @@ final class NamespaceAPITests: XCTestCase {
         let result = try JanssonDecoder().decode(JSONValue.self, from: hello.body)
         XCTAssertEqual(result["exit_code"], .int(0))
         XCTAssertEqual(result["stdout"], .string("hello\n\(sandbox.id)\n0\n"), "runs inside the sandbox, as its root")
+
+        let written = try rawRequest(port: port, method: "POST", path: "/api/v1/sandboxes/\(sandbox.id)/files",
+                                     json: #"{"path":"hello.txt","content":"hello file"}"#)
+        XCTAssertTrue([200, 201].contains(written.status), written.text)
+        let read = try rawRequest(port: port, path: "/api/v1/sandboxes/\(sandbox.id)/files?path=hello.txt")
+        XCTAssertEqual(read.status, 200)
+        XCTAssertEqual(read.text, "hello file")
+        let cat = try rawRequest(port: port, method: "POST", path: "/api/v1/sandboxes/\(sandbox.id)/exec",
+                                 json: #"{"command":"cat /workspace/hello.txt"}"#)
+        XCTAssertEqual(try JanssonDecoder().decode(JSONValue.self, from: cat.body)["stdout"], .string("hello file"))
 
         let destroyed = try rawRequest(port: port, method: "DELETE", path: "/api/v1/sandboxes/\(sandbox.id)")
         XCTAssertTrue([200, 204].contains(destroyed.status), destroyed.text)

@@ -114,3 +114,53 @@ enum AgentClient {
         return ExecExit(exitCode: reply.exitCode, durationNanos: reply.durationNanos, timedOut: reply.timedOut, error: error)
     }
 }
+
+extension AgentClient {
+    /// One file operation on the sandbox's agent: the request, then (for writes) the data, then the
+    /// agent's data frames (reads) and its result. The blocking socket I/O runs on its own thread.
+    static func file(socketPath: String, _ request: AgentFileRequest, upload: [UInt8]? = nil)
+        async throws(ProviderError) -> (values: [String], data: [UInt8]) {
+        let outcome: Result<([String], [UInt8]), ProviderError> = await withCheckedContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(returning: fileBlocking(socketPath: socketPath, request, upload: upload))
+            }
+            thread.name = "stacyvm-agent-file"
+            thread.start()
+        }
+        let (values, data) = try outcome.get()
+        return (values, data)
+    }
+
+    private static func fileBlocking(socketPath: String, _ request: AgentFileRequest,
+                                     upload: [UInt8]?) -> Result<([String], [UInt8]), ProviderError> {
+        guard let connection = AgentConnection.connect(socketPath) else { return .failure(.sandboxNotFound) }
+        connection.setReadTimeout(nanos: 120_000_000_000)
+        guard connection.send(.file, request.encoded()) else { return .failure(.sandboxNotFound) }
+        if let upload {
+            var offset = 0
+            while offset < upload.count {
+                let end = min(offset + agentChunkSize, upload.count)
+                let sent = upload[offset..<end].withUnsafeBytes { AgentSocket.writeFrame(connection.fd, .data, $0) }
+                guard sent else { return .failure(.sandboxDestroyed) }
+                offset = end
+            }
+            guard connection.send(.dataEnd, []) else { return .failure(.sandboxDestroyed) }
+        }
+        var data: [UInt8] = []
+        while true {
+            guard let (kind, payload) = connection.read() else { return .failure(.sandboxDestroyed) }
+            switch kind {
+            case .data:
+                data += payload
+            case .result:
+                switch AgentFileResult.decode(payload) {
+                case .ok(let values)?: return .success((values, data))
+                case .failed(let error)?: return .failure(error)
+                case nil: return .failure(.internal("malformed agent file result"))
+                }
+            default:
+                return .failure(.internal("unexpected agent frame \(kind)"))
+            }
+        }
+    }
+}

@@ -8,12 +8,12 @@ import Synchronization
 /// capabilities; no_new_privs) under its own shim, with `stacyvm-agent` inside serving exec over a
 /// unix socket, so every command inherits the sandbox's namespaces, uid and restrictions.
 ///
-/// Stage 1 of issue 4: launch, exec and streams, destroy, console file, runtimes. File operations
-/// through the agent, images, cgroup limits, seccomp and previews are the next stages; until then
-/// file operations answer `unsupported`.
+/// Done so far (issue 4, stages 1-2 in part): launch, exec and streams, files through the agent,
+/// destroy, console file, restart-surviving state. Images, cgroup limits, seccomp and previews are
+/// the next stages.
 public final class NamespaceProvider: Provider {
     public let name = "namespace"
-    public var capabilities: [String] { ["exec", "exec_stream", "console", "isolation"] }
+    public var capabilities: [String] { ["exec", "exec_stream", "files", "console", "isolation"] }
     public let settings: NamespaceSettings
     private let sandboxes = Mutex<[String: NamespaceSandbox]>([:])
     /// Sandbox IDs being spawned, so a concurrent spawn of the same ID waits instead of racing.
@@ -141,6 +141,9 @@ public final class NamespaceProvider: Provider {
         for path in Self.writablePaths { args += ["--bind", dir + path, path] }
         args += ["--bind", dir + "/run", "/run/stacyvm",
                  "--ro-bind", agent, "/.stacyvm/agent",
+                 // root_mode readonly: bwrap's own root (a tmpfs holding the mount points) too, so
+                 // only the writable paths take writes.
+                 "--remount-ro", "/",
                  "--chdir", "/workspace", "--clearenv",
                  "--setenv", "PATH", Self.basePath, "--setenv", "HOME", "/root",
                  "--setenv", "STACYVM_SANDBOX_ID", id,
@@ -398,26 +401,55 @@ public final class NamespaceProvider: Provider {
 
     public func stats(_ runtimeID: String) async -> SandboxStats? { nil }
 
-    // MARK: files (stage 2 of issue 4: through the agent, in the sandbox's view)
+    // MARK: files: through the agent, in the sandbox's own view (runtime.md §5, §2.6)
 
-    private func filesNotYet(_ runtimeID: String) throws(ProviderError) -> Never {
-        _ = try lookup(runtimeID)
-        throw .unsupported("file operations on namespace sandboxes are not available yet")
+    private func file(_ runtimeID: String, _ operation: AgentFileRequest.Operation, _ arguments: [String],
+                      upload: [UInt8]? = nil) async throws(ProviderError) -> (values: [String], data: [UInt8]) {
+        let sandbox = try lookup(runtimeID)
+        return try await AgentClient.file(socketPath: sandbox.socketPath, AgentFileRequest(operation, arguments), upload: upload)
     }
 
     public func writeFile(_ runtimeID: String, path: String, bytes: [UInt8], mode: UInt32?) async throws(ProviderError) -> Int {
-        try filesNotYet(runtimeID)
+        let mode = mode ?? 0o644
+        if mode > 0o7777 { throw .invalidInput("mode out of range") }
+        let normalized = try SandboxPath.normalize(path)
+        let reply = try await file(runtimeID, .write, [normalized, String(mode, radix: 8)], upload: bytes)
+        guard let written = reply.values.first.flatMap({ Int($0) }) else { throw .internal("malformed write result") }
+        return written
     }
+
     public func readFile(_ runtimeID: String, path: String, maxBytes: Int?) async throws(ProviderError) -> [UInt8] {
-        try filesNotYet(runtimeID)
+        let normalized = try SandboxPath.normalize(path)
+        return try await file(runtimeID, .read, [normalized, maxBytes.map(String.init) ?? ""]).data
     }
-    public func list(_ runtimeID: String, path: String) async throws(ProviderError) -> [FileInfo] { try filesNotYet(runtimeID) }
-    public func stat(_ runtimeID: String, path: String) async throws(ProviderError) -> FileInfo { try filesNotYet(runtimeID) }
-    public func glob(_ runtimeID: String, pattern: String) async throws(ProviderError) -> [String] { try filesNotYet(runtimeID) }
-    public func move(_ runtimeID: String, from: String, to: String) async throws(ProviderError) { try filesNotYet(runtimeID) }
-    public func chmod(_ runtimeID: String, path: String, mode: UInt32) async throws(ProviderError) { try filesNotYet(runtimeID) }
+
+    public func list(_ runtimeID: String, path: String) async throws(ProviderError) -> [FileInfo] {
+        let values = try await file(runtimeID, .list, [try SandboxPath.normalize(path)]).values
+        guard let infos = AgentFileResult.fileInfos(values) else { throw .internal("malformed list result") }
+        return infos
+    }
+
+    public func stat(_ runtimeID: String, path: String) async throws(ProviderError) -> FileInfo {
+        let values = try await file(runtimeID, .stat, [try SandboxPath.normalize(path)]).values
+        guard let info = AgentFileResult.fileInfos(values)?.first else { throw .internal("malformed stat result") }
+        return info
+    }
+
+    public func glob(_ runtimeID: String, pattern: String) async throws(ProviderError) -> [String] {
+        try await file(runtimeID, .glob, [pattern]).values
+    }
+
+    public func move(_ runtimeID: String, from: String, to: String) async throws(ProviderError) {
+        _ = try await file(runtimeID, .move, [try SandboxPath.normalize(from), try SandboxPath.normalize(to)])
+    }
+
+    public func chmod(_ runtimeID: String, path: String, mode: UInt32) async throws(ProviderError) {
+        if mode > 0o7777 { throw .invalidInput("mode out of range") }
+        _ = try await file(runtimeID, .chmod, [try SandboxPath.normalize(path), String(mode, radix: 8)])
+    }
+
     public func delete(_ runtimeID: String, path: String, recursive: Bool) async throws(ProviderError) {
-        try filesNotYet(runtimeID)
+        _ = try await file(runtimeID, .delete, [try SandboxPath.normalize(path), recursive ? "1" : "0"])
     }
 }
 

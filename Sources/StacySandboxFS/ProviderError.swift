@@ -67,3 +67,65 @@ public enum ProviderError: Error, Sendable, Equatable {
         }
     }
 }
+
+/// The error as it crosses a process boundary (the namespace agent's socket; worker RPC has its
+/// own codes): a stable kind name plus the case's text.
+extension ProviderError {
+    public var wireKind: String {
+        switch self {
+        case .invalidInput: return "invalid_input"
+        case .invalidPath: return "invalid_path"
+        case .notADirectory: return "not_a_directory"
+        case .isADirectory: return "is_a_directory"
+        case .readOnlyPath: return "read_only_path"
+        case .imageNotFound: return "image_not_found"
+        case .unsupported: return "unsupported"
+        case .sandboxNotFound: return "sandbox_not_found"
+        case .sandboxDestroyed: return "sandbox_destroyed"
+        case .fileNotFound: return "file_not_found"
+        case .directoryNotEmpty: return "directory_not_empty"
+        case .alreadyExists: return "already_exists"
+        case .execTimeout: return "exec_timeout"
+        case .tooLarge: return "too_large"
+        case .resourceLimit: return "resource_limit"
+        case .portUnreachable: return "port_unreachable"
+        case .providerUnavailable: return "provider_unavailable"
+        case .internal: return "internal"
+        }
+    }
+
+    public var wireDetail: String {
+        switch self {
+        case .invalidInput(let s), .invalidPath(let s), .notADirectory(let s), .isADirectory(let s), .readOnlyPath(let s),
+             .imageNotFound(let s), .unsupported(let s), .fileNotFound(let s), .directoryNotEmpty(let s),
+             .alreadyExists(let s), .tooLarge(let s), .resourceLimit(let s), .providerUnavailable(let s), .internal(let s):
+            return s
+        case .sandboxNotFound, .sandboxDestroyed, .execTimeout, .portUnreachable:
+            return ""
+        }
+    }
+
+    /// An unknown kind (a newer agent) becomes `internal`, never a wrong client-facing error.
+    public init(wireKind: String, detail: String) {
+        switch wireKind {
+        case "invalid_input": self = .invalidInput(detail)
+        case "invalid_path": self = .invalidPath(detail)
+        case "not_a_directory": self = .notADirectory(detail)
+        case "is_a_directory": self = .isADirectory(detail)
+        case "read_only_path": self = .readOnlyPath(detail)
+        case "image_not_found": self = .imageNotFound(detail)
+        case "unsupported": self = .unsupported(detail)
+        case "sandbox_not_found": self = .sandboxNotFound
+        case "sandbox_destroyed": self = .sandboxDestroyed
+        case "file_not_found": self = .fileNotFound(detail)
+        case "directory_not_empty": self = .directoryNotEmpty(detail)
+        case "already_exists": self = .alreadyExists(detail)
+        case "exec_timeout": self = .execTimeout
+        case "too_large": self = .tooLarge(detail)
+        case "resource_limit": self = .resourceLimit(detail)
+        case "port_unreachable": self = .portUnreachable
+        case "provider_unavailable": self = .providerUnavailable(detail)
+        default: self = .internal(wireKind + ": " + detail)
+        }
+    }
+}

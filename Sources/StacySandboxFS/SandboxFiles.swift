@@ -1,7 +1,8 @@
 import Glibc
 import Synchronization
 
-/// The mock provider's file API, rooted at one sandbox directory.
+/// The sandbox file API rooted at one directory: the mock provider roots it at a sandbox's host
+/// directory; `stacyvm-agent` roots it at "/" inside a namespace sandbox.
 ///
 /// Symlink policy: paths are resolved component by component with `openat` + `O_NOFOLLOW`, so the
 /// kernel never follows a symlink for us. A symlink as an *intermediate* component is refused with
@@ -10,14 +11,16 @@ import Synchronization
 /// read/chmod refuse it with `.invalidPath`. Nothing outside the root is ever reached, whatever
 /// commands (which run unconfined on the host) do to the tree, and no check-then-use race exists
 /// because every step works on fds, not path strings.
-struct MockFiles: Sendable {
-    let root: String
+public struct SandboxFiles: Sendable {
+    public let root: String
+
+    public init(root: String) { self.root = root }
 
     private static let tempCounter = Atomic<UInt64>(0)
 
     // MARK: - Operations
 
-    func writeFile(_ raw: String, bytes: [UInt8], mode: UInt32) throws(ProviderError) -> Int {
+    public func writeFile(_ raw: String, bytes: [UInt8], mode: UInt32) throws(ProviderError) -> Int {
         let path = try SandboxPath.normalize(raw)
         let (parent, name) = try openParent(path, create: true)
         defer { close(parent) }
@@ -51,7 +54,7 @@ struct MockFiles: Sendable {
         return written
     }
 
-    func readFile(_ raw: String, maxBytes: Int?) throws(ProviderError) -> [UInt8] {
+    public func readFile(_ raw: String, maxBytes: Int?) throws(ProviderError) -> [UInt8] {
         let path = try SandboxPath.normalize(raw)
         if path == "/" { throw .isADirectory(path) }
         let (parent, name) = try openParent(path, create: false)
@@ -83,13 +86,13 @@ struct MockFiles: Sendable {
         return result
     }
 
-    func list(_ raw: String) throws(ProviderError) -> [FileInfo] {
+    public func list(_ raw: String) throws(ProviderError) -> [FileInfo] {
         let path = try SandboxPath.normalize(raw)
         let dirFd = try openDirectory(path)
         return try Self.entries(of: dirFd, path: path).map { $0.info }
     }
 
-    func stat(_ raw: String) throws(ProviderError) -> FileInfo {
+    public func stat(_ raw: String) throws(ProviderError) -> FileInfo {
         let path = try SandboxPath.normalize(raw)
         if path == "/" {
             let fd = try openRoot(flags: LinuxCalls.oPath)
@@ -105,7 +108,7 @@ struct MockFiles: Sendable {
         return Self.info(st, path: path, name: name)
     }
 
-    func move(from rawFrom: String, to rawTo: String) throws(ProviderError) {
+    public func move(from rawFrom: String, to rawTo: String) throws(ProviderError) {
         let from = try SandboxPath.normalize(rawFrom), to = try SandboxPath.normalize(rawTo)
         if from == "/" || to == "/" { throw .invalidPath("cannot move the root") }
         if to.hasPrefix(from + "/") { throw .invalidInput("cannot move \(from) into itself") }
@@ -130,7 +133,7 @@ struct MockFiles: Sendable {
         }
     }
 
-    func chmod(_ raw: String, mode: UInt32) throws(ProviderError) {
+    public func chmod(_ raw: String, mode: UInt32) throws(ProviderError) {
         let path = try SandboxPath.normalize(raw)
         let fd: Int32
         if path == "/" {
@@ -150,7 +153,7 @@ struct MockFiles: Sendable {
         guard Glibc.chmod("/proc/self/fd/\(fd)", mode_t(mode & 0o7777)) == 0 else { throw Self.failure(errno, path) }
     }
 
-    func delete(_ raw: String, recursive: Bool) throws(ProviderError) {
+    public func delete(_ raw: String, recursive: Bool) throws(ProviderError) {
         let path = try SandboxPath.normalize(raw)
         if path == "/" { throw .invalidPath("cannot delete the root") }
         let (parent, name) = try openParent(path, create: false)
@@ -168,7 +171,7 @@ struct MockFiles: Sendable {
         try Self.removeTree(parent: parent, name: name, path: path)
     }
 
-    func glob(_ rawPattern: String) throws(ProviderError) -> [String] {
+    public func glob(_ rawPattern: String) throws(ProviderError) -> [String] {
         let pattern = try SandboxPath.normalize(rawPattern)
         let components = SandboxPath.components(pattern)
         let rootFd = try openRoot(flags: O_RDONLY | O_DIRECTORY)
@@ -179,7 +182,7 @@ struct MockFiles: Sendable {
     }
 
     /// Removes the whole sandbox directory without following any symlink inside it.
-    static func removeSandboxDirectory(_ directory: String) throws(ProviderError) {
+    public static func removeSandboxDirectory(_ directory: String) throws(ProviderError) {
         let slash = directory.lastIndex(of: "/") ?? directory.startIndex
         let parentPath = slash == directory.startIndex ? "/" : String(directory[..<slash])
         let name = String(directory[directory.index(after: slash)...])
@@ -257,7 +260,7 @@ struct MockFiles: Sendable {
         return .notADirectory(path)
     }
 
-    static func failure(_ err: Int32, _ path: String) -> ProviderError {
+    public static func failure(_ err: Int32, _ path: String) -> ProviderError {
         switch err {
         case ENOENT: return .fileNotFound(path)
         case ENOTDIR: return .notADirectory(path)

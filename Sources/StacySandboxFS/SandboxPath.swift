@@ -23,11 +23,11 @@ public enum SandboxPath {
     }
 
     /// Splits a normalised absolute path into its components ("/" has none).
-    static func components(_ normalized: String) -> [String] {
+    public static func components(_ normalized: String) -> [String] {
         normalized.split(separator: "/").map(String.init)
     }
 
-    static func join(_ parent: String, _ name: String) -> String {
+    public static func join(_ parent: String, _ name: String) -> String {
         parent == "/" ? "/" + name : parent + "/" + name
     }
 
