@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev   # C libraries the build links
-  bubblewrap                                                   # the namespace provider's sandboxes
+  bubblewrap libseccomp-dev                                    # the namespace provider's sandboxes
   sqlite3                                                      # upgrade rehearsal (scripts/ci-upgrade-migration.sh)
   python3 python3-venv                                         # scripts/check-swagger.sh
   curl                                                         # CLI tests

@@ -169,6 +169,7 @@ public final class ControlPlane: Sendable {
         settings.subuidBase = config.value("providers.namespace.subuid_base")?.intValue ?? settings.subuidBase
         settings.network = config.value("providers.namespace.network")?.stringValue ?? settings.network
         settings.consoleLines = config.value("providers.namespace.console_lines")?.intValue ?? settings.consoleLines
+        settings.seccomp = config.value("providers.namespace.seccomp")?.stringValue != "off"
         return settings
     }
 

@@ -6,8 +6,10 @@ import Glibc
 /// server). Its stdout/stderr are the sandbox's console file; it exits when bwrap exits, and
 /// killing it ends the sandbox (bwrap's --die-with-parent, then the pid namespace's init dies).
 enum Shim {
+    static let seccompDescriptor: Int32 = 10
+
     static func run(_ args: [String]) -> Never {
-        var dir = "", uid: uid_t = 0, gid: gid_t = 0, keep: Int32 = -1
+        var dir = "", uid: uid_t = 0, gid: gid_t = 0, keep: Int32 = -1, seccomp = ""
         var index = 0
         var command: [String] = []
         while index < args.count {
@@ -20,6 +22,7 @@ enum Shim {
             case "--uid": uid = uid_t(value) ?? 0
             case "--gid": gid = gid_t(value) ?? 0
             case "--keep-fd": keep = Int32(value) ?? -1
+            case "--seccomp-file": seccomp = value
             default: fail("shim: unknown option \(arg)")
             }
             index += 2
@@ -47,6 +50,15 @@ enum Shim {
         let sandbox = fork()
         if sandbox < 0 { logLine("[stacyvm] cannot start bwrap (errno \(errno))"); exit(1) }
         if sandbox == 0 {
+            // The compiled filter reaches bwrap as descriptor 10 (its `--seccomp 10`).
+            if !seccomp.isEmpty {
+                let filter = open(seccomp, O_RDONLY)
+                if filter < 0 || (filter != seccompDescriptor && dup2(filter, seccompDescriptor) < 0) {
+                    logLine("[stacyvm] cannot open the seccomp filter (errno \(errno))")
+                    _exit(126)
+                }
+                if filter != seccompDescriptor { close(filter) }
+            }
             // The sandbox's one unprivileged host uid; bwrap maps it to 0 inside its user namespace.
             if getuid() == 0 && uid != 0 {
                 if setgroups(0, nil) != 0 || setgid(gid) != 0 || setuid(uid) != 0 {

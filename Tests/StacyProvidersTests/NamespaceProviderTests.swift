@@ -320,6 +320,28 @@ final class NamespaceIsolationTests: XCTestCase {
         _ = landed  // some writes land in the sandbox's own race/ directory; which ones is timing
     }
 
+    /// The default filter is what stops these: the same commands succeed with `seccomp: off`.
+    func testSeccompBlocksNewNamespacesAndKernelInterfaces() async throws {
+        let probes = "grep '^Seccomp:' /proc/self/status; unshare -U true && echo userns-created; "
+            + "/usr/bin/python3 -c 'import os; os.unshare(os.CLONE_NEWUSER); print(\"python-unshare\")' 2>/dev/null; "
+            + "/usr/bin/python3 -c 'import ctypes; l=ctypes.CDLL(None); print(\"keyctl\", l.syscall(250, 0, 0, 0, 0, 0), ctypes.get_errno())' 2>/dev/null; true"
+        let id = try await spawn()
+        let filtered = out(try await sh(id, probes))
+        XCTAssertTrue(filtered.hasPrefix("Seccomp:\t2"), filtered)
+        XCTAssertFalse(filtered.contains("userns-created"), filtered)
+        XCTAssertFalse(filtered.contains("python-unshare"), filtered)
+
+        var open = provider.settings
+        open.seccomp = false
+        let unfiltered = NamespaceProvider(settings: open)
+        let other = try await unfiltered.spawn(SpawnSpec(sandboxID: "ns-open-" + UUID().uuidString.prefix(6).lowercased()))
+        spawned.append(other)
+        let result = try await unfiltered.exec(other, ExecSpec(argv: ["/bin/sh", "-c", probes]))
+        let text = out(result)
+        XCTAssertTrue(text.hasPrefix("Seccomp:\t0"), text)
+        XCTAssertTrue(text.contains("userns-created"), "without the filter a new user namespace is allowed: \(text)")
+    }
+
     func testMissingWorkdirAndCommandAreInvalidInput() async throws {
         let id = try await spawn()
         let badWorkdir = await failure { try await self.provider.exec(id, ExecSpec(argv: ["true"], workdir: "/nope")) }

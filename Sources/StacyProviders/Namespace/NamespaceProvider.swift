@@ -18,6 +18,7 @@ public final class NamespaceProvider: Provider {
     private let sandboxes = Mutex<[String: NamespaceSandbox]>([:])
     /// Sandbox IDs being spawned, so a concurrent spawn of the same ID waits instead of racing.
     private let spawning = Mutex<Set<String>>([])
+    private let seccompWritten = Mutex(false)
 
     static let basePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     static let socketInside = "/run/stacyvm/agent.sock"
@@ -87,8 +88,10 @@ public final class NamespaceProvider: Provider {
         do throws(ProviderError) {
             try prepareDirectories(dir, uid: uid)
             let agent = try agentForSandboxes()
+            let filter = settings.seccomp ? try seccompProgram() : nil
             let shimPID = try ShimLauncher.launch(agent: settings.agentPath, sandboxDirectory: dir, uid: uid, gid: uid,
-                                                  slot: slot, bwrap: bwrapArguments(id: id, directory: dir, agent: agent))
+                                                  slot: slot, seccompFile: filter,
+                                                  bwrap: bwrapArguments(id: id, directory: dir, agent: agent))
             slot.release()  // the shim holds the lock now
             guard let shim = ProcessIdentity.of(shimPID) else {
                 throw .providerUnavailable("sandbox exited at start: \(consoleTail(dir))")
@@ -138,6 +141,7 @@ public final class NamespaceProvider: Provider {
         if settings.network != "host" { args.append("--unshare-net") }
         args += Self.hostImageArguments(emptyFile: emptyFile)
         args += ["--proc", "/proc", "--dev", "/dev"]
+        if settings.seccomp { args += ["--seccomp", String(ShimLauncher.seccompDescriptor)] }
         for path in Self.writablePaths { args += ["--bind", dir + path, path] }
         args += ["--bind", dir + "/run", "/run/stacyvm",
                  "--ro-bind", agent, "/.stacyvm/agent",
@@ -175,6 +179,22 @@ public final class NamespaceProvider: Provider {
         Glibc.chmod(temporary, 0o755)
         guard rename(temporary, copy) == 0 else { throw .providerUnavailable("cannot install \(copy): errno \(errno)") }
         return copy
+    }
+
+    /// The compiled default seccomp program, written once per provider to the data directory
+    /// (read by each sandbox's shim at start).
+    func seccompProgram() throws(ProviderError) -> String {
+        let path = settings.dataDirectory + "/.seccomp.bpf"
+        if seccompWritten.withLock({ $0 }) && access(path, R_OK) == 0 { return path }
+        let program = try SeccompFilter.compile()
+        let temporary = path + ".\(getpid()).tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(program), attributes: [.posixPermissions: 0o644]),
+              rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw .internal("cannot write \(path)")
+        }
+        seccompWritten.withLock { $0 = true }
+        return path
     }
 
     /// An empty read-only file that masks secrets. (A bind of /dev/null would not do: device nodes

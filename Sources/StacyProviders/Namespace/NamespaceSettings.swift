@@ -16,6 +16,8 @@ public struct NamespaceSettings: Sendable {
     public var consoleLines: Int
     /// Bound on spawn → agent ready.
     public var readyTimeoutNanos: Int64
+    /// `providers.namespace.seccomp: default` (true) or `off`.
+    public var seccomp: Bool = true
 
     public init(dataDirectory: String, agentPath: String = NamespaceSettings.defaultAgentPath(),
                 bwrapPath: String = NamespaceSettings.defaultBwrapPath(), subuidBase: Int = 100_000, maxSlots: Int = 10_000,

@@ -34,8 +34,11 @@ struct SlotLock {
 /// Starts `stacyvm-agent shim` with posix_spawn (never fork in the server) and returns the PID of
 /// the detached shim it reports.
 enum ShimLauncher {
+    /// The descriptor the shim gives bwrap the seccomp program on (`--seccomp 10`).
+    static let seccompDescriptor = 10
+
     static func launch(agent: String, sandboxDirectory: String, uid: Int, gid: Int, slot: SlotLock,
-                       bwrap: [String]) throws(ProviderError) -> pid_t {
+                       seccompFile: String?, bwrap: [String]) throws(ProviderError) -> pid_t {
         var pair: [Int32] = [-1, -1]
         guard LinuxCalls.pipe2(&pair, O_CLOEXEC) == 0 else { throw .resourceLimit("pipe: errno \(errno)") }
         defer { close(pair[0]) }
@@ -59,8 +62,10 @@ enum ShimLauncher {
         sigemptyset(&empty)
         posix_spawnattr_setsigmask(&attr, &empty)
 
-        let arguments = [agent, "shim", "--dir", sandboxDirectory, "--uid", String(uid), "--gid", String(gid),
-                         "--keep-fd", "3", "--"] + bwrap
+        var arguments = [agent, "shim", "--dir", sandboxDirectory, "--uid", String(uid), "--gid", String(gid),
+                         "--keep-fd", "3"]
+        if let seccompFile { arguments += ["--seccomp-file", seccompFile] }
+        arguments += ["--"] + bwrap
         let argv = arguments.map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
         defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
