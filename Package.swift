@@ -22,6 +22,7 @@ let package = Package(
                        providers: [.apt(["libjansson-dev"])]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CLinux"),  // headers the Glibc module leaves out (statfs)
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
 
         .target(name: "StacyJSON", dependencies: ["CJansson"]),
@@ -34,7 +35,7 @@ let package = Package(
         // code inside namespace sandboxes that the mock provider runs on the host.
         .target(name: "StacySandboxFS"),
         .target(name: "StacyAgentWire", dependencies: ["StacySandboxFS"]),
-        .target(name: "StacyProviders", dependencies: ["StacySandboxFS", "StacyAgentWire", "CSeccomp"]),
+        .target(name: "StacyProviders", dependencies: ["StacySandboxFS", "StacyAgentWire", "CSeccomp", "CLinux"]),
         .target(name: "StacyOrchestrator",
                 dependencies: ["StacyHTTP", "StacyAPI", "StacyJSON", "StacyConfig", "StacyStore", "StacyProviders"]),
         .target(name: "StacyServer",

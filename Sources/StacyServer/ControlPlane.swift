@@ -148,7 +148,7 @@ public final class ControlPlane: Sendable {
                 throw StartupError("providers.default is namespace but providers.namespace.enabled is false")
             }
             let namespace = NamespaceProvider(settings: namespaceSettings(config))
-            if let problem = NamespaceProvider.hostProblem(namespace.settings) {
+            if let problem = NamespaceProvider.hostProblem(namespace.settings) ?? namespace.limitsProblem() {
                 throw StartupError("the namespace provider cannot run on this host: \(problem)")
             }
             return (ProviderRegistry(providers: [namespace], defaultName: "namespace"), [])
@@ -170,6 +170,7 @@ public final class ControlPlane: Sendable {
         settings.network = config.value("providers.namespace.network")?.stringValue ?? settings.network
         settings.consoleLines = config.value("providers.namespace.console_lines")?.intValue ?? settings.consoleLines
         settings.seccomp = config.value("providers.namespace.seccomp")?.stringValue != "off"
+        settings.pidsMax = config.value("providers.namespace.pids_max")?.intValue ?? settings.pidsMax
         return settings
     }
 

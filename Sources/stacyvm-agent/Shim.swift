@@ -12,6 +12,7 @@ enum Shim {
         var dir = "", uid: uid_t = 0, gid: gid_t = 0, keep: Int32 = -1, seccomp = ""
         var index = 0
         var command: [String] = []
+        var cgroups: [String] = []
         while index < args.count {
             let arg = args[index]
             if arg == "--" { command = Array(args[(index + 1)...]); break }
@@ -23,6 +24,7 @@ enum Shim {
             case "--gid": gid = gid_t(value) ?? 0
             case "--keep-fd": keep = Int32(value) ?? -1
             case "--seccomp-file": seccomp = value
+            case "--cgroup": cgroups.append(value)
             default: fail("shim: unknown option \(arg)")
             }
             index += 2
@@ -50,6 +52,18 @@ enum Shim {
         let sandbox = fork()
         if sandbox < 0 { logLine("[stacyvm] cannot start bwrap (errno \(errno))"); exit(1) }
         if sandbox == 0 {
+            // Into the sandbox's cgroups before bwrap starts, so every process inside is limited
+            // and accounted. Fail closed: a sandbox never runs without its limits.
+            let me = String(getpid())
+            for procs in cgroups {
+                let fd = open(procs, O_WRONLY)
+                let wrote = fd >= 0 && me.withCString { write(fd, $0, strlen($0)) } == me.utf8.count
+                if fd >= 0 { close(fd) }
+                if !wrote {
+                    logLine("[stacyvm] cannot join cgroup \(procs) (errno \(errno))")
+                    _exit(126)
+                }
+            }
             // The compiled filter reaches bwrap as descriptor 10 (its `--seccomp 10`).
             if !seccomp.isEmpty {
                 let filter = open(seccomp, O_RDONLY)

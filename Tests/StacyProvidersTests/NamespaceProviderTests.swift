@@ -342,6 +342,79 @@ final class NamespaceIsolationTests: XCTestCase {
         XCTAssertTrue(text.contains("userns-created"), "without the filter a new user namespace is allowed: \(text)")
     }
 
+    // MARK: limits (cgroups)
+
+    private func limitedSpawn(memoryMB: Int = 512, vcpus: Int = 1, pidsMax: Int? = nil) async throws -> String {
+        try XCTSkipUnless(provider.limitsProblem() == nil || ProcessInfo.processInfo.environment["CI"] != nil,
+                          "cgroup limits unavailable: \(provider.limitsProblem() ?? "")")
+        if let pidsMax {
+            var settings = provider.settings
+            settings.pidsMax = pidsMax
+            provider = NamespaceProvider(settings: settings)
+        }
+        let id = "ns-" + UUID().uuidString.prefix(8).lowercased()
+        let runtime = try await provider.spawn(SpawnSpec(sandboxID: id, memoryMB: memoryMB, vcpus: vcpus))
+        spawned.append(runtime)
+        return runtime
+    }
+
+    func testLimitsAreWrittenToRealCgroups() async throws {
+        let id = try await limitedSpawn(memoryMB: 96, vcpus: 2, pidsMax: 77)
+        let cgroups = try XCTUnwrap(provider.cgroups(of: id))
+        for directory in cgroups.directories {
+            XCTAssertTrue(CgroupLayout.isCgroupFilesystem(directory), "\(directory) is on a cgroup filesystem")
+        }
+        let memory = try XCTUnwrap(cgroups.directory(for: "memory"))
+        let pids = try XCTUnwrap(cgroups.directory(for: "pids"))
+        let v2 = provider.cgroupLayout.version(of: "memory") == "v2"
+        let limit = try String(contentsOfFile: memory + (v2 ? "/memory.max" : "/memory.limit_in_bytes"), encoding: .utf8)
+        XCTAssertEqual(limit.trimmingCharacters(in: .whitespacesAndNewlines), String(96 << 20))
+        XCTAssertEqual(try String(contentsOfFile: pids + "/pids.max", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), "77")
+        // The sandbox's processes are in it: the agent and a command it runs.
+        let inside = try await sh(id, "sleep 5 & echo $!")
+        XCTAssertFalse(cgroups.pids(in: memory).isEmpty)
+        XCTAssertEqual(inside.exitCode, 0)
+        let stats = await provider.stats(id)
+        XCTAssertEqual(stats?.memLimitBytes, 96 << 20)
+        XCTAssertGreaterThan(stats?.memBytes ?? 0, 0)
+        _ = try await provider.destroy(id)
+        spawned.removeAll { $0 == id }
+        for directory in cgroups.directories {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: directory), "cgroup \(directory) left behind")
+        }
+    }
+
+    func testMemoryHogIsKilledWhileTheAgentLivesOn() async throws {
+        let id = try await limitedSpawn(memoryMB: 64)
+        let before = out(try await sh(id, "cut -d' ' -f22 /proc/2/stat; cat /proc/2/cmdline | tr '\\0' ' '"))
+        XCTAssertTrue(before.contains("agent"), before)
+        let hog = try await sh(id, "/usr/bin/python3 -c 'a = []\nwhile True: a.append(bytearray(8 << 20))'", timeout: 30)
+        XCTAssertEqual(hog.exitCode, 137, "an OOM kill is exit 137: \(String(decoding: hog.stderr, as: UTF8.self))")
+        let after = out(try await sh(id, "cut -d' ' -f22 /proc/2/stat; cat /proc/2/cmdline | tr '\\0' ' '"))
+        XCTAssertEqual(after, before, "the agent survived the OOM kill")
+        XCTAssertGreaterThan(try XCTUnwrap(provider.cgroups(of: id)).oomKills, 0)
+    }
+
+    func testForkBombIsHeldAtPidsMaxWhileOthersStayResponsive() async throws {
+        let bomb = try await limitedSpawn(pidsMax: 40)
+        let neighbour = try await limitedSpawn()
+        _ = try await sh(bomb, "i=0; while [ $i -lt 200 ]; do sleep 30 & i=$((i+1)); done 2>/dev/null; true", timeout: 30)
+        // Counted from the host: inside, nothing can fork any more.
+        let pids = try XCTUnwrap(provider.cgroups(of: bomb)?.directory(for: "pids"))
+        let current = try String(contentsOfFile: pids + "/pids.current", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let count = Int(current) ?? -1
+        XCTAssertGreaterThan(count, 30, "the bomb filled the sandbox: \(current)")
+        XCTAssertLessThanOrEqual(count, 40, "processes beyond pids_max")
+        let started = Date()
+        let other = try await sh(neighbour, "echo alive")
+        XCTAssertEqual(out(other), "alive")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 2, "the neighbour stays responsive")
+        let destroyStarted = Date()
+        _ = try await provider.destroy(bomb)
+        spawned.removeAll { $0 == bomb }
+        XCTAssertLessThan(Date().timeIntervalSince(destroyStarted), 3, "destroy of a full sandbox is prompt")
+    }
+
     func testMissingWorkdirAndCommandAreInvalidInput() async throws {
         let id = try await spawn()
         let badWorkdir = await failure { try await self.provider.exec(id, ExecSpec(argv: ["true"], workdir: "/nope")) }

@@ -24,8 +24,15 @@ public final class NamespaceProvider: Provider {
     static let socketInside = "/run/stacyvm/agent.sock"
     static let writablePaths = ["/workspace", "/tmp", "/root", "/home", "/app"]
 
-    public init(settings: NamespaceSettings) {
+    public let cgroupLayout: CgroupLayout
+
+    public init(settings: NamespaceSettings, cgroupLayout: CgroupLayout = .detect()) {
         self.settings = settings
+        self.cgroupLayout = cgroupLayout
+    }
+
+    func cgroups(of id: String) -> SandboxCgroups? {
+        settings.limits ? SandboxCgroups(layout: cgroupLayout, id: id) : nil
     }
 
     var slotDirectory: String { settings.dataDirectory + "/.slots" }
@@ -36,7 +43,7 @@ public final class NamespaceProvider: Provider {
 
     public func health() async -> HealthReport {
         let started = monotonicNanos()
-        let problem = Self.hostProblem(settings)
+        let problem = Self.hostProblem(settings) ?? limitsProblem()
         return HealthReport(healthy: problem == nil, latencyMillis: (monotonicNanos() - started) / 1_000_000, error: problem)
     }
 
@@ -60,6 +67,13 @@ public final class NamespaceProvider: Provider {
         return nil
     }
 
+    /// Why cgroup limits cannot apply (health fails then, runtime.md §2.6), or nil.
+    public func limitsProblem() -> String? {
+        guard settings.limits else { return nil }
+        guard geteuid() == 0 else { return "cgroup limits need root (run as root, or on a host with delegated cgroups)" }
+        return cgroupLayout.problem()
+    }
+
     static func unsearchableAncestor(of path: String) -> String? {
         var current = (path as NSString).deletingLastPathComponent
         while current.count > 1 {
@@ -80,17 +94,20 @@ public final class NamespaceProvider: Provider {
             try? await Task.sleep(nanoseconds: 2_000_000)
         }
         defer { _ = spawning.withLock { $0.remove(id) } }
-        if let problem = Self.hostProblem(settings) { throw .providerUnavailable(problem) }
+        if let problem = Self.hostProblem(settings) ?? limitsProblem() { throw .providerUnavailable(problem) }
 
         let dir = directory(of: id)
         let slot = try SlotLock.acquire(directory: slotDirectory, maxSlots: settings.maxSlots)
         let uid = settings.subuidBase + slot.slot
         do throws(ProviderError) {
             try prepareDirectories(dir, uid: uid)
+            let limits = CgroupLimits(memoryBytes: Int64(max(16, spec.memoryMB)) << 20, pidsMax: settings.pidsMax,
+                                      vcpus: max(1, spec.vcpus))
+            try cgroups(of: id)?.create(limits)
             let agent = try agentForSandboxes()
             let filter = settings.seccomp ? try seccompProgram() : nil
             let shimPID = try ShimLauncher.launch(agent: settings.agentPath, sandboxDirectory: dir, uid: uid, gid: uid,
-                                                  slot: slot, seccompFile: filter,
+                                                  slot: slot, seccompFile: filter, cgroupProcs: cgroups(of: id)?.procsFiles ?? [],
                                                   bwrap: bwrapArguments(id: id, directory: dir, agent: agent))
             slot.release()  // the shim holds the lock now
             guard let shim = ProcessIdentity.of(shimPID) else {
@@ -104,6 +121,7 @@ public final class NamespaceProvider: Provider {
         } catch {
             slot.release()
             if let sandbox = sandboxes.withLock({ $0.removeValue(forKey: id) }) { await stop(sandbox) }
+            await removeCgroups(id)
             removeTree(dir)
             throw error
         }
@@ -262,17 +280,33 @@ public final class NamespaceProvider: Provider {
         let known = sandboxes.withLock { $0.removeValue(forKey: runtimeID) } ?? NamespaceSandbox.load(directory(of: runtimeID))
         guard let sandbox = known else {
             let dir = directory(of: runtimeID)
-            guard access(dir, F_OK) == 0 else { return false }
+            let leftovers = access(dir, F_OK) == 0
+            await removeCgroups(runtimeID)
             removeTree(dir)
-            return true
+            return leftovers
         }
         await stop(sandbox)
+        await removeCgroups(runtimeID)
         removeTree(sandbox.directory)
         return true
     }
 
+    /// Kills whatever is still in the sandbox's cgroups and removes them (bounded wait: a process
+    /// in uninterruptible sleep leaves late).
+    private func removeCgroups(_ id: String) async {
+        guard let cgroups = cgroups(of: id), cgroups.directories.contains(where: { access($0, F_OK) == 0 }) else { return }
+        let deadline = monotonicNanos() + 5_000_000_000
+        while true {
+            cgroups.killAll()
+            if cgroups.remove() || monotonicNanos() >= deadline { return }
+            try? await Task.sleep(nanoseconds: 2_000_000)
+        }
+    }
+
     /// Kills the shim; bwrap dies with it, and with the sandbox's init every process inside.
     private func stop(_ sandbox: NamespaceSandbox) async {
+        // Everything inside first (nothing can fork meanwhile), then the shim.
+        cgroups(of: sandbox.id)?.killAll()
         guard sandbox.shim.isAlive else { return }
         kill(sandbox.shim.pid, SIGKILL)
         let deadline = monotonicNanos() + 5_000_000_000
@@ -419,7 +453,14 @@ public final class NamespaceProvider: Provider {
         }
     }
 
-    public func stats(_ runtimeID: String) async -> SandboxStats? { nil }
+    public func stats(_ runtimeID: String) async -> SandboxStats? {
+        guard let cgroups = cgroups(of: runtimeID), let usage = cgroups.memoryUsageBytes,
+              let memory = cgroups.directory(for: "memory") else { return nil }
+        let file = cgroupLayout.version(of: "memory") == "v2" ? "/memory.max" : "/memory.limit_in_bytes"
+        let limit = (try? String(contentsOfFile: memory + file, encoding: .utf8))
+            .flatMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+        return SandboxStats(cpuPct: 0, memBytes: usage, memLimitBytes: limit)
+    }
 
     // MARK: files: through the agent, in the sandbox's own view (runtime.md §5, §2.6)
 

@@ -18,6 +18,10 @@ public struct NamespaceSettings: Sendable {
     public var readyTimeoutNanos: Int64
     /// `providers.namespace.seccomp: default` (true) or `off`.
     public var seccomp: Bool = true
+    /// `providers.namespace.pids_max`.
+    public var pidsMax: Int = 256
+    /// Memory, pids and CPU limits through cgroups; off only where a test says so.
+    public var limits: Bool = true
 
     public init(dataDirectory: String, agentPath: String = NamespaceSettings.defaultAgentPath(),
                 bwrapPath: String = NamespaceSettings.defaultBwrapPath(), subuidBase: Int = 100_000, maxSlots: Int = 10_000,

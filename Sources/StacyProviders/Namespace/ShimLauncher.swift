@@ -38,7 +38,7 @@ enum ShimLauncher {
     static let seccompDescriptor = 10
 
     static func launch(agent: String, sandboxDirectory: String, uid: Int, gid: Int, slot: SlotLock,
-                       seccompFile: String?, bwrap: [String]) throws(ProviderError) -> pid_t {
+                       seccompFile: String?, cgroupProcs: [String], bwrap: [String]) throws(ProviderError) -> pid_t {
         var pair: [Int32] = [-1, -1]
         guard LinuxCalls.pipe2(&pair, O_CLOEXEC) == 0 else { throw .resourceLimit("pipe: errno \(errno)") }
         defer { close(pair[0]) }
@@ -65,6 +65,7 @@ enum ShimLauncher {
         var arguments = [agent, "shim", "--dir", sandboxDirectory, "--uid", String(uid), "--gid", String(gid),
                          "--keep-fd", "3"]
         if let seccompFile { arguments += ["--seccomp-file", seccompFile] }
+        for procs in cgroupProcs { arguments += ["--cgroup", procs] }
         arguments += ["--"] + bwrap
         let argv = arguments.map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]

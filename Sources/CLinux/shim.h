@@ -1,0 +1,2 @@
+// Linux headers the Glibc module leaves out.
+#include <sys/vfs.h>
