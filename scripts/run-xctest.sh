@@ -85,7 +85,9 @@ done
 
 echo "run-xctest: $passed classes passed, $failed failed ($(wc -l <"$listing") tests listed)"
 # Skips are legitimate (a host without bubblewrap skips the namespace tests) but must be visible.
-grep -h "Test skipped - " "$work"/skips 2>/dev/null | sed 's/.*Test skipped - /run-xctest: skipped: /' | grep -v "contract base class\|no provider for ProviderConformanceTests" | sort | uniq -c | sed 's/^ */run-xctest: /' || true
+grep -h "Test skipped - " "$work"/skips 2>/dev/null | sed 's/.*Test skipped - //' \
+  | grep -v "contract base class\|no provider for ProviderConformanceTests" | sort | uniq -c \
+  | sed 's/^ *\([0-9]*\) /run-xctest: SKIPPED \1 tests: /' || true
 for line in "${retried[@]}"; do echo "run-xctest: FLAKY $line"; done
 for line in "${failures[@]}"; do echo "run-xctest: FAILED $line"; done
 (( failed == 0 ))
