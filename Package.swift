@@ -44,6 +44,7 @@ let package = Package(
         .target(name: "StacyVMClient", dependencies: ["StacyAPI", "StacyJSON"]),
         .executableTarget(name: "stacyvm", dependencies: [
             "StacyServer", "StacyConfig", "StacyStore", "StacyJSON", "StacyOrchestrator", "StacyAPI", "StacyVMClient",
+            "StacyProviders",
             .product(name: "Yams", package: "Yams"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

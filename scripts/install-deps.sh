@@ -4,6 +4,7 @@ set -euo pipefail
 packages=(
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev   # C libraries the build links
   bubblewrap libseccomp-dev                                    # the namespace provider's sandboxes
+  busybox-static                                               # a real imported root filesystem in tests
   sqlite3                                                      # upgrade rehearsal (scripts/ci-upgrade-migration.sh)
   python3 python3-venv                                         # scripts/check-swagger.sh
   curl                                                         # CLI tests

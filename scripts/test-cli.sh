@@ -152,5 +152,35 @@ check "list against a closed port exits 1 with CONNECTION_ERROR" bash -c '[ "$1"
 kill -TERM "$server_pid"; wait "$server_pid"; server_pid=""
 unset STACYVM_SERVER
 
+# images (offline): list, import, list again, a second import of the same name
+export STACYVM_PROVIDERS_NAMESPACE_IMAGE_DIR=$work/images
+out=$("$bin" images list); code=$?
+check "images list exits 0" [ "$code" -eq 0 ]
+check "images list has the header" contains "$out" "NAME"
+check "images list shows the built-in host image" bash -c 'grep -q "^host  *builtin" <<<"$1"' _ "$out"
+check "images list names the fallback" contains "$out" "fallback: host"
+mkdir -p rootfs/etc rootfs/usr/bin
+echo demo >rootfs/etc/hostname
+ln -s usr/bin rootfs/bin
+out=$("$bin" images import demo:1 rootfs); code=$?
+check "images import exits 0" [ "$code" -eq 0 ]
+check "images import prints the installed path ending in demo_1" bash -c '[[ $1 == */demo_1 ]]' _ "$out"
+check "images import copied the tree" [ -f "$work/images/demo_1/etc/hostname" ]
+check "images import kept the symlink a symlink" [ -L "$work/images/demo_1/bin" ]
+out=$("$bin" images list --json); code=$?
+check "images list --json exits 0" [ "$code" -eq 0 ]
+check "images list --json lists the import under its storage name" contains "$out" '{"name":"demo_1","kind":"imported","bytes":5,'
+check "images list --json lists host" contains "$out" '{"name":"host","kind":"builtin","bytes":null,"path":null}'
+check "images list --json names the fallback" contains "$out" '"fallback":"host"}'
+out=$("$bin" images import demo:1 rootfs 2>&1); code=$?
+check "images import of an existing name exits 1" [ "$code" -eq 1 ]
+check "images import of an existing name says so in one line" bash -c '[[ $1 == "error: CONFLICT: already exists: image demo:1"* && $1 != *$'"'"'\n'"'"'* ]]' _ "$out"
+out=$("$bin" images import other missing-dir 2>&1); code=$?
+check "images import of a missing source exits 1" [ "$code" -eq 1 ]
+check "images import of a missing source leaves nothing" [ ! -e "$work/images/other" ]
+out=$(STACYVM_PROVIDERS_NAMESPACE_IMAGE_FALLBACK= "$bin" images list)
+check "images list with an empty fallback says unknown images are refused" contains "$out" "fallback: none (unknown images are refused)"
+unset STACYVM_PROVIDERS_NAMESPACE_IMAGE_DIR
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

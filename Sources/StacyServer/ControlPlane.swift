@@ -6,6 +6,7 @@ import StacyJSON
 import StacyOrchestrator
 import StacyProviders
 import StacyStore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -156,11 +157,34 @@ public final class ControlPlane: Sendable {
         guard wanted == "auto" || wanted == "mock" else {
             throw StartupError("providers.default \(wanted) is not available in this version (use mock or namespace)")
         }
+        var warnings: [String] = []
+        if wanted == "auto" && config.value("providers.namespace.enabled")?.boolValue != false {
+            let namespace = NamespaceProvider(settings: namespaceSettings(config))
+            guard let problem = selfTest(namespace) else {
+                return (ProviderRegistry(providers: [namespace], defaultName: "namespace"), [])
+            }
+            warnings.append("namespace provider unavailable: \(problem)")
+        }
         // The key table defaults root_dir to the system temp directory.
         let root = config.value("providers.mock.root_dir")?.stringValue ?? "/tmp"
         let mock = MockProvider(rootDirectory: root, consoleLimit: config.value("providers.mock.console_lines")?.intValue ?? 1000)
-        let warnings = environment["STACYVM_TESTING"] == "1" ? [] : ["mock provider is the default: no isolation"]
+        if environment["STACYVM_TESTING"] != "1" { warnings.append("mock provider is the default: no isolation") }
         return (ProviderRegistry(providers: [mock], defaultName: "mock"), warnings)
+    }
+
+    /// Runs the namespace self-test from startup (a plain thread, not the cooperative pool), bounded.
+    static func selfTest(_ namespace: NamespaceProvider) -> String? {
+        let outcome = Mutex<String??>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            let problem = await namespace.selfTest()
+            outcome.withLock { $0 = .some(problem) }
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + 30) == .success, let result = outcome.withLock({ $0 }) else {
+            return "self-test did not finish within 30 s"
+        }
+        return result
     }
 
     static func namespaceSettings(_ config: Config) -> NamespaceSettings {
@@ -171,6 +195,9 @@ public final class ControlPlane: Sendable {
         settings.consoleLines = config.value("providers.namespace.console_lines")?.intValue ?? settings.consoleLines
         settings.seccomp = config.value("providers.namespace.seccomp")?.stringValue != "off"
         settings.pidsMax = config.value("providers.namespace.pids_max")?.intValue ?? settings.pidsMax
+        settings.imageDirectory = config.value("providers.namespace.image_dir")?.stringValue ?? config.server.dataDir + "/images"
+        settings.images = config.value("providers.namespace.images")?.mapValue ?? [:]
+        settings.imageFallback = config.value("providers.namespace.image_fallback")?.stringValue ?? "host"
         return settings
     }
 

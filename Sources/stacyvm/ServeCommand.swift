@@ -39,6 +39,9 @@ struct ServeCommand: ParsableCommand {
         for warning in loaded.warnings { log.warn("config", [("key", .string(warning.key)), ("problem", .string(warning.message))]) }
 
         makeDirectories(settings.server.dataDir)
+        // Namespace sandboxes run as unprivileged uids that must pass through the data directory
+        // to their own directories under it: search, never listing. The database stays 0600.
+        chmod(settings.server.dataDir, 0o711)
         let store = try openStore(settings)
         defer { store.close() }
         try prepareSchema(store, autoMigrate: settings.database.autoMigrate, log: log)

@@ -49,7 +49,11 @@ func openStore(_ config: Config) throws -> any Store {
         makeDirectories(String(path[..<slash]))
     }
     do {
-        return try SQLiteStore(path: path)
+        let store = try SQLiteStore(path: path)
+        // Only this process reads the database (it holds hashed keys); SQLite gives the WAL and
+        // shared-memory files the database file's mode when it creates them.
+        for file in [path, path + "-wal", path + "-shm"] where path != ":memory:" { chmod(file, 0o600) }
+        return store
     } catch {
         printError("error: cannot open database \(path): \(error)")
         throw Exit.runtimeError

@@ -415,6 +415,47 @@ final class NamespaceIsolationTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(destroyStarted), 3, "destroy of a full sandbox is prompt")
     }
 
+    // MARK: images
+
+    /// A real root filesystem (busybox, from Debian's busybox-static) imported and used: the
+    /// sandbox sees that image, not the host's /usr and /etc.
+    func testImportedImageIsTheSandboxRoot() async throws {
+        let busybox = "/bin/busybox"
+        guard FileManager.default.isExecutableFile(atPath: busybox) else {
+            throw XCTSkip("no \(busybox) (Debian's busybox-static, installed by scripts/install-deps.sh)")
+        }
+        let source = NSTemporaryDirectory() + "stacyvm-rootfs-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: source) }
+        try FileManager.default.createDirectory(atPath: source + "/bin", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: source + "/etc", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: busybox, toPath: source + "/bin/busybox")
+        for applet in ["sh", "cat", "ls", "echo", "id"] {
+            try FileManager.default.createSymbolicLink(atPath: source + "/bin/" + applet, withDestinationPath: "busybox")
+        }
+        try "NAME=stacyvm-test-image\n".write(toFile: source + "/etc/os-release", atomically: true, encoding: .utf8)
+        try "root:x:0:0:root:/root:/bin/sh\n".write(toFile: source + "/etc/passwd", atomically: true, encoding: .utf8)
+        try "root:secret-hash:1::::::\n".write(toFile: source + "/etc/shadow", atomically: true, encoding: .utf8)
+        _ = try provider.images.importImage(name: "tiny:1", from: source)
+        XCTAssertTrue(provider.images.available().contains("tiny_1"))
+
+        let id = "ns-" + UUID().uuidString.prefix(8).lowercased()
+        spawned.append(try await provider.spawn(SpawnSpec(sandboxID: id, image: "tiny:1")))
+        let result = try await provider.exec(id, ExecSpec(argv: ["/bin/sh", "-c", "cat /etc/os-release; ls /; ls /usr 2>&1 | head -1; cat /etc/shadow | wc -c"]))
+        let text = out(result)
+        XCTAssertTrue(text.hasPrefix("NAME=stacyvm-test-image"), text)
+        XCTAssertTrue(text.contains("/usr: No such file"), "the host's /usr is not mounted: \(text)")
+        XCTAssertTrue(text.hasSuffix("0"), "the image's /etc/shadow is masked: \(text)")
+        _ = try await provider.writeFile(id, path: "/workspace/x", bytes: [1], mode: nil)  // files work in any image
+
+        // Unknown names use the fallback; with no fallback they are a 400 naming the images.
+        var strict = provider.settings
+        strict.imageFallback = ""
+        let strictProvider = NamespaceProvider(settings: strict)
+        let refused = await failure { try await strictProvider.spawn(SpawnSpec(sandboxID: "ns-nope", image: "python:3.12")) }
+        guard case .imageNotFound(let message)? = refused else { return XCTFail("\(String(describing: refused))") }
+        XCTAssertTrue(message.contains("tiny_1") && message.contains("host"), message)
+    }
+
     func testMissingWorkdirAndCommandAreInvalidInput() async throws {
         let id = try await spawn()
         let badWorkdir = await failure { try await self.provider.exec(id, ExecSpec(argv: ["true"], workdir: "/nope")) }

@@ -19,7 +19,8 @@ final class ControlPlaneTests: XCTestCase {
     private var port: UInt16 = 0
 
     private func loadConfig(_ environment: [String: String] = [:]) throws -> Config {
-        var env = ["STACYVM_SERVER_DATA_DIR": directory, "STACYVM_SERVER_PORT": "0", "STACYVM_PROVIDERS_MOCK_ROOT_DIR": directory]
+        var env = ["STACYVM_SERVER_DATA_DIR": directory, "STACYVM_SERVER_PORT": "0", "STACYVM_PROVIDERS_MOCK_ROOT_DIR": directory,
+                   "STACYVM_PROVIDERS_DEFAULT": "mock"]  // tests never rely on auto (runtime.md §2.3)
         env.merge(environment) { $1 }
         let loaded = try Config.load(LoadOptions(environment: env, workingDirectory: directory, homeDirectory: directory))
         XCTAssertEqual(loaded.problems, [])

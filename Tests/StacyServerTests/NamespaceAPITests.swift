@@ -59,4 +59,30 @@ final class NamespaceAPITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: sandboxes + "/" + sandbox.id), "the sandbox directory is gone")
         XCTAssertEqual(try rawRequest(port: port, path: "/api/v1/sandboxes/\(sandbox.id)").status, 404)
     }
+
+    /// `providers.default: auto` picks namespace when its self-test passes here...
+    func testAutoChoosesNamespaceWhenItsSelfTestPasses() throws {
+        harness?.stop()
+        harness = try ServerHarness(environment: ["STACYVM_PROVIDERS_DEFAULT": "auto",
+                                                  "STACYVM_PROVIDERS_NAMESPACE_DATA_DIR": sandboxes])
+        let port = try XCTUnwrap(harness).port
+        let spawned = try rawRequest(port: port, method: "POST", path: "/api/v1/sandboxes", json: "{}")
+        XCTAssertEqual(try JanssonDecoder().decode(Sandbox.self, from: spawned.body).provider, "namespace")
+        XCTAssertFalse(try rawRequest(port: port, path: "/api/v1/health").text.contains("warnings"))
+    }
+
+    /// ...and otherwise falls back to mock on loopback, saying why.
+    func testAutoFallsBackToMockAndSaysWhy() throws {
+        harness?.stop()
+        let hidden = NSTemporaryDirectory() + "stacyvm-hidden-\(UUID().uuidString.prefix(8))"
+        mkdir(hidden, 0o700)
+        defer { try? FileManager.default.removeItem(atPath: hidden) }
+        harness = try ServerHarness(environment: ["STACYVM_PROVIDERS_DEFAULT": "auto",
+                                                  "STACYVM_PROVIDERS_NAMESPACE_DATA_DIR": hidden + "/sandboxes"])
+        let port = try XCTUnwrap(harness).port
+        let spawned = try rawRequest(port: port, method: "POST", path: "/api/v1/sandboxes", json: "{}")
+        XCTAssertEqual(try JanssonDecoder().decode(Sandbox.self, from: spawned.body).provider, "mock")
+        let health = try rawRequest(port: port, path: "/api/v1/health").text
+        XCTAssertTrue(health.contains("namespace provider unavailable") && health.contains("not searchable"), health)
+    }
 }

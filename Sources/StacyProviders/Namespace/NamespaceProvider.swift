@@ -23,8 +23,13 @@ public final class NamespaceProvider: Provider {
     static let basePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     static let socketInside = "/run/stacyvm/agent.sock"
     static let writablePaths = ["/workspace", "/tmp", "/root", "/home", "/app"]
+    /// Top-level names an image does not provide: the provider mounts them itself.
+    static let mountedByProvider: Set<String> = Set(writablePaths + ["/proc", "/dev", "/sys", "/run", "/.stacyvm"])
 
     public let cgroupLayout: CgroupLayout
+    public var images: NamespaceImages {
+        NamespaceImages(imageDirectory: settings.imageDirectory, configured: settings.images, fallback: settings.imageFallback)
+    }
 
     public init(settings: NamespaceSettings, cgroupLayout: CgroupLayout = .detect()) {
         self.settings = settings
@@ -67,6 +72,23 @@ public final class NamespaceProvider: Provider {
         return nil
     }
 
+    /// The startup self-test of `providers.default: auto` (runtime.md §2.3): spawn from the default
+    /// image, `/bin/sh -c 'echo ok'`, destroy. Nil when it passed, else what went wrong.
+    public func selfTest() async -> String? {
+        if let problem = Self.hostProblem(settings) ?? limitsProblem() { return problem }
+        let id = "selftest-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        do {
+            _ = try await spawn(SpawnSpec(sandboxID: id, image: "host", memoryMB: 64))
+            let result = try await exec(id, ExecSpec(argv: ["/bin/sh", "-c", "echo ok"], timeoutNanos: 10_000_000_000))
+            _ = try await destroy(id)
+            let output = String(decoding: result.stdout, as: UTF8.self)
+            return result.exitCode == 0 && output == "ok\n" ? nil : "self-test printed \(output.debugDescription), exit \(result.exitCode)"
+        } catch {
+            _ = try? await destroy(id)
+            return "self-test failed: \(error)"
+        }
+    }
+
     /// Why cgroup limits cannot apply (health fails then, runtime.md §2.6), or nil.
     public func limitsProblem() -> String? {
         guard settings.limits else { return nil }
@@ -96,6 +118,9 @@ public final class NamespaceProvider: Provider {
         defer { _ = spawning.withLock { $0.remove(id) } }
         if let problem = Self.hostProblem(settings) ?? limitsProblem() { throw .providerUnavailable(problem) }
 
+        // An unknown image resolves to the fallback; with no fallback it is a 400 naming the images.
+        let image = try images.resolve(spec.image)
+        try ensureDataDirectory()
         let dir = directory(of: id)
         let slot = try SlotLock.acquire(directory: slotDirectory, maxSlots: settings.maxSlots)
         let uid = settings.subuidBase + slot.slot
@@ -108,7 +133,7 @@ public final class NamespaceProvider: Provider {
             let filter = settings.seccomp ? try seccompProgram() : nil
             let shimPID = try ShimLauncher.launch(agent: settings.agentPath, sandboxDirectory: dir, uid: uid, gid: uid,
                                                   slot: slot, seccompFile: filter, cgroupProcs: cgroups(of: id)?.procsFiles ?? [],
-                                                  bwrap: bwrapArguments(id: id, directory: dir, agent: agent))
+                                                  bwrap: bwrapArguments(id: id, directory: dir, agent: agent, image: image))
             slot.release()  // the shim holds the lock now
             guard let shim = ProcessIdentity.of(shimPID) else {
                 throw .providerUnavailable("sandbox exited at start: \(consoleTail(dir))")
@@ -134,8 +159,18 @@ public final class NamespaceProvider: Provider {
         } && id.first != "-"
     }
 
+    /// `mkdir -p` of the data directory; what it creates is searchable, not listable, by others.
+    private func ensureDataDirectory() throws(ProviderError) {
+        var current = ""
+        for part in settings.dataDirectory.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o711) != 0 && errno != EEXIST {
+                throw .providerUnavailable("cannot create \(current): errno \(errno)")
+            }
+        }
+    }
+
     private func prepareDirectories(_ dir: String, uid: Int) throws(ProviderError) {
-        mkdir(settings.dataDirectory, 0o711)
         if access(emptyFile, F_OK) != 0 {
             let fd = open(emptyFile, O_WRONLY | O_CREAT | O_CLOEXEC, 0o444)
             if fd >= 0 { fchmod(fd, 0o444); close(fd) }
@@ -151,13 +186,13 @@ public final class NamespaceProvider: Provider {
     }
 
     /// The bubblewrap command line (provider-feasibility.md §1, "Recipe that worked").
-    func bwrapArguments(id: String, directory dir: String, agent: String) -> [String] {
+    func bwrapArguments(id: String, directory dir: String, agent: String, image: NamespaceImage) -> [String] {
         var args = [settings.bwrapPath,
                     "--unshare-user", "--uid", "0", "--gid", "0",
                     "--unshare-pid", "--unshare-uts", "--unshare-ipc", "--unshare-cgroup-try",
                     "--die-with-parent", "--new-session", "--hostname", id]
         if settings.network != "host" { args.append("--unshare-net") }
-        args += Self.hostImageArguments(emptyFile: emptyFile)
+        args += NamespaceImages.rootArguments(image, emptyFile: emptyFile, skip: Self.mountedByProvider)
         args += ["--proc", "/proc", "--dev", "/dev"]
         if settings.seccomp { args += ["--seccomp", String(ShimLauncher.seccompDescriptor)] }
         for path in Self.writablePaths { args += ["--bind", dir + path, path] }
@@ -219,34 +254,6 @@ public final class NamespaceProvider: Provider {
     /// cannot be opened on mounts a user namespace inherits, so reads would fail instead of being
     /// empty.)
     var emptyFile: String { settings.dataDirectory + "/.empty" }
-
-    /// The built-in `host` image: the host's /usr with its merged-usr links and /etc, read-only,
-    /// with secrets masked.
-    static func hostImageArguments(emptyFile: String) -> [String] {
-        var args = ["--ro-bind", "/usr", "/usr"]
-        for (link, target) in [("/bin", "usr/bin"), ("/sbin", "usr/sbin"), ("/lib", "usr/lib"), ("/lib64", "usr/lib64"),
-                                ("/lib32", "usr/lib32"), ("/libx32", "usr/libx32")] {
-            var st = Glibc.stat()
-            if lstat(link, &st) == 0 {
-                if st.st_mode & S_IFMT == S_IFLNK {
-                    args += ["--symlink", target, link]
-                } else {
-                    args += ["--ro-bind", link, link]
-                }
-            }
-        }
-        args += ["--ro-bind", "/etc", "/etc"]
-        for secret in ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-"] where access(secret, F_OK) == 0 {
-            args += ["--ro-bind", emptyFile, secret]
-        }
-        if let keys = try? FileManager.default.contentsOfDirectory(atPath: "/etc/ssh") {
-            for key in keys where key.hasPrefix("ssh_host_") && key.hasSuffix("_key") {
-                args += ["--ro-bind", emptyFile, "/etc/ssh/" + key]
-            }
-        }
-        if let st = hostStat("/etc/stacyvm"), st.st_mode & S_IFMT == S_IFDIR { args += ["--tmpfs", "/etc/stacyvm"] }
-        return args
-    }
 
     private func waitUntilReady(_ sandbox: NamespaceSandbox) async throws(ProviderError) {
         let deadline = monotonicNanos() + settings.readyTimeoutNanos

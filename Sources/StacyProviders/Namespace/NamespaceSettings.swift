@@ -18,6 +18,10 @@ public struct NamespaceSettings: Sendable {
     public var readyTimeoutNanos: Int64
     /// `providers.namespace.seccomp: default` (true) or `off`.
     public var seccomp: Bool = true
+    /// `providers.namespace.image_dir`, `images` (name → root directory) and `image_fallback`.
+    public var imageDirectory: String
+    public var images: [String: String] = [:]
+    public var imageFallback: String = "host"
     /// `providers.namespace.pids_max`.
     public var pidsMax: Int = 256
     /// Memory, pids and CPU limits through cgroups; off only where a test says so.
@@ -34,6 +38,7 @@ public struct NamespaceSettings: Sendable {
         self.network = network
         self.consoleLines = consoleLines
         self.readyTimeoutNanos = readyTimeoutNanos
+        self.imageDirectory = dataDirectory + "/.images"
     }
 
     /// `STACYVM_AGENT_PATH`, else `stacyvm-agent` beside the running executable (both are products
