@@ -51,7 +51,8 @@ let package = Package(
 
         // Runs inside sandboxes and as their shim: no Foundation, linked fully statically so it runs
         // in any image, glibc or not (starts in about 2 ms; runtime.md §2.6).
-        .executableTarget(name: "stacyvm-agent", dependencies: ["StacyAgentWire", "StacySandboxFS"],
+        .target(name: "CAgentSys"),
+        .executableTarget(name: "stacyvm-agent", dependencies: ["StacyAgentWire", "StacySandboxFS", "CAgentSys"],
                           linkerSettings: [.unsafeFlags(["-static-executable"])]),
 
         // Test helpers shared by the test targets (a raw-socket HTTP client).

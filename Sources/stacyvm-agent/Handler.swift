@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CAgentSys
 import StacyAgentWire
 
 /// Write end of the SIGCHLD self-pipe: the signal handler can only touch globals.
@@ -84,6 +85,9 @@ struct Exec {
 
         let argv = request.argv.map { strdup($0) } + [nil]
         let envp = request.environment.map { strdup($0) } + [nil]
+        // Orphans of the exec (a `setsid` daemon whose parent exited) become this handler's
+        // children instead of init's, so a timeout or a hang-up can still find and kill them.
+        _ = stacy_set_child_subreaper()
         let pid = fork()
         if pid == 0 {
             setpgid(0, 0)
@@ -179,7 +183,7 @@ final class Pump {
                 if status != nil && ((outFd < 0 && errFd < 0) || now >= exitedAt + Handler.exitGraceNanos) {
                     finish()
                 } else if status == nil && now >= deadline {
-                    kill(-pid, SIGKILL)
+                    killTree()
                     while status == nil { waitBlocking() }
                     respond(AgentExecReply(exitCode: -1, timedOut: true, durationNanos: monotonicNanos() - started))
                     return
@@ -189,7 +193,7 @@ final class Pump {
             // never get SIGPIPE, until they close their output (or the sandbox ends).
             if replied && outFd < 0 && errFd < 0 { return }
             if clientGone {
-                kill(-pid, SIGKILL)
+                killTree()
                 return
             }
 
@@ -250,11 +254,58 @@ final class Pump {
         }
     }
 
+    /// Reaps every child that exited: the main process (its status is the exec's) and orphans
+    /// re-parented here, which must not stay zombies.
     func reap() {
-        guard status == nil else { return }
-        var raw: Int32 = 0
-        let r = waitpid(pid, &raw, WNOHANG)
-        if r == pid { status = raw; exitedAt = monotonicNanos() }
+        while true {
+            var raw: Int32 = 0
+            let r = waitpid(-1, &raw, WNOHANG)
+            if r <= 0 { return }
+            if r == pid && status == nil { status = raw; exitedAt = monotonicNanos() }
+        }
+    }
+
+    /// SIGKILL to the exec's process group and to every descendant of this handler, however it
+    /// left the group (`setsid`, double fork). A few rounds catch processes forked meanwhile.
+    func killTree() {
+        kill(-pid, SIGKILL)
+        let me = getpid()
+        for _ in 0..<5 {
+            let victims = descendants(of: me)
+            if victims.isEmpty { return }
+            for victim in victims { kill(victim, SIGKILL) }
+        }
+    }
+
+    /// Live descendants, from the parent links in /proc (this pid namespace only).
+    func descendants(of root: pid_t) -> [pid_t] {
+        var children: [pid_t: [pid_t]] = [:]
+        guard let dir = opendir("/proc") else { return [] }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let child = pid_t(name), let (parent, state) = Self.parentAndState(child), state != "Z" else { continue }
+            children[parent, default: []].append(child)
+        }
+        closedir(dir)
+        var found: [pid_t] = []
+        var queue = children[root] ?? []
+        while let next = queue.popLast() {
+            found.append(next)
+            queue += children[next] ?? []
+        }
+        return found
+    }
+
+    static func parentAndState(_ pid: pid_t) -> (pid_t, Character)? {
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let n = read(fd, &buffer, buffer.count)
+        guard n > 0, let close = buffer[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = buffer[(close + 2)..<n].split(separator: UInt8(ascii: " "))
+        guard fields.count > 1, let parent = pid_t(String(decoding: fields[1], as: UTF8.self)) else { return nil }
+        return (parent, Character(UnicodeScalar(fields[0].first ?? 0)))
     }
 
     func waitBlocking() {

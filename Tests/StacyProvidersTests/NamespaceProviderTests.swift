@@ -415,6 +415,24 @@ final class NamespaceIsolationTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(destroyStarted), 3, "destroy of a full sandbox is prompt")
     }
 
+    /// `setsid` (a new session and process group) does not let a process outlive its exec's
+    /// timeout; a plain background process of a completed exec does live on (runtime.md §4).
+    func testTimeoutKillsProcessesThatLeftTheProcessGroup() async throws {
+        let id = try await spawn()
+        let count = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '^sleep 100[12] ' || true"
+        let timedOut = await failure {
+            try await self.provider.exec(id, ExecSpec(argv: ["/bin/sh", "-c", "setsid sleep 1001 & (setsid sh -c 'sleep 1002 & wait' &) ; sleep 30"],
+                                                      timeoutNanos: 1_000_000_000))
+        }
+        XCTAssertEqual(timedOut, .execTimeout)
+        let left = try await sh(id, count)
+        XCTAssertEqual(out(left), "0", "a setsid process survived the timeout")
+
+        _ = try await sh(id, "setsid sleep 1001 > /dev/null 2>&1 & echo started")
+        let kept = try await sh(id, count)
+        XCTAssertEqual(out(kept), "1", "a completed exec's background process keeps running")
+    }
+
     // MARK: images
 
     /// A real root filesystem (busybox, from Debian's busybox-static) imported and used: the

@@ -1,0 +1,6 @@
+#include "agent_sys.h"
+#include <sys/prctl.h>
+
+int stacy_set_child_subreaper(void) {
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
