@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "stacyvm", targets: ["stacyvm"]),
         .executable(name: "stacyvm-agent", targets: ["stacyvm-agent"]),
+        .executable(name: "stacyvm-namespace-bench", targets: ["stacyvm-namespace-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -54,6 +55,9 @@ let package = Package(
         .target(name: "CAgentSys"),
         .executableTarget(name: "stacyvm-agent", dependencies: ["StacyAgentWire", "StacySandboxFS", "CAgentSys"],
                           linkerSettings: [.unsafeFlags(["-static-executable"])]),
+
+        // scripts/bench/namespace.sh: the namespace provider timed at its API (release builds only).
+        .executableTarget(name: "stacyvm-namespace-bench", dependencies: ["StacyProviders"], path: "Sources/NamespaceBench"),
 
         // Test helpers shared by the test targets (a raw-socket HTTP client).
         .target(name: "StacyTestSupport", path: "Tests/StacyTestSupport"),
