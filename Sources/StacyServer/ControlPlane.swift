@@ -152,6 +152,7 @@ public final class ControlPlane: Sendable {
             if let problem = NamespaceProvider.hostProblem(namespace.settings) ?? namespace.limitsProblem() {
                 throw StartupError("the namespace provider cannot run on this host: \(problem)")
             }
+            cleanUp(namespace)
             return (ProviderRegistry(providers: [namespace], defaultName: "namespace"), [])
         }
         guard wanted == "auto" || wanted == "mock" else {
@@ -161,6 +162,7 @@ public final class ControlPlane: Sendable {
         if wanted == "auto" && config.value("providers.namespace.enabled")?.boolValue != false {
             let namespace = NamespaceProvider(settings: namespaceSettings(config))
             guard let problem = selfTest(namespace) else {
+                cleanUp(namespace)
                 return (ProviderRegistry(providers: [namespace], defaultName: "namespace"), [])
             }
             warnings.append("namespace provider unavailable: \(problem)")
@@ -170,6 +172,16 @@ public final class ControlPlane: Sendable {
         let mock = MockProvider(rootDirectory: root, consoleLimit: config.value("providers.mock.console_lines")?.intValue ?? 1000)
         if environment["STACYVM_TESTING"] != "1" { warnings.append("mock provider is the default: no isolation") }
         return (ProviderRegistry(providers: [mock], defaultName: "mock"), warnings)
+    }
+
+    /// Removes what sandboxes that died while this process was down left behind (bounded wait).
+    static func cleanUp(_ namespace: NamespaceProvider) {
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            _ = await namespace.cleanUpDeadSandboxes()
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + 30)
     }
 
     /// Runs the namespace self-test from startup (a plain thread, not the cooperative pool), bounded.

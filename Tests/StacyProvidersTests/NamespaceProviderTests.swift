@@ -212,6 +212,25 @@ final class NamespaceIsolationTests: XCTestCase {
         XCTAssertFalse(again)
     }
 
+    func testDeadSandboxesAreCleanedUpAfterARestart() async throws {
+        let dead = try await spawn()
+        let alive = try await spawn()
+        let state = try XCTUnwrap(NamespaceSandbox.load(dataDirectory + "/" + dead))
+        kill(state.shim.pid, SIGKILL)  // the sandbox dies while its owner is down
+        for _ in 0..<200 where state.shim.isAlive { try await Task.sleep(nanoseconds: 5_000_000) }
+        let restarted = NamespaceProvider(settings: provider.settings)
+        let removed = await restarted.cleanUpDeadSandboxes()
+        XCTAssertEqual(removed, [dead])
+        spawned.removeAll { $0 == dead }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dataDirectory + "/" + dead))
+        for directory in restarted.cgroups(of: dead)?.directories ?? [] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: directory), "cgroup \(directory) left behind")
+        }
+        XCTAssertFalse(SlotLock.isHeld(directory: dataDirectory + "/.slots", slot: state.slot))
+        let status = await restarted.status(alive)
+        XCTAssertEqual(status, .running, "live sandboxes are kept")
+    }
+
     func testSandboxesOutliveTheProviderThatStartedThem() async throws {
         let id = try await spawn()
         _ = try await sh(id, "echo kept > /workspace/kept")

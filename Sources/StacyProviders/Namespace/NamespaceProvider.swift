@@ -359,6 +359,24 @@ public final class NamespaceProvider: Provider {
         return sandbox
     }
 
+    /// After a restart (runtime.md §2.6, "Restart survival"): sandboxes whose shim is gone are
+    /// cleaned up — leftover processes, cgroups and directories; their uid slots were freed with
+    /// the shim. Live ones stay and are reached through their agents. Returns the removed IDs.
+    public func cleanUpDeadSandboxes() async -> [String] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: settings.dataDirectory) else { return [] }
+        var removed: [String] = []
+        for entry in entries.sorted() where Self.isSafeID(entry) {
+            if let sandbox = NamespaceSandbox.load(directory(of: entry)), sandbox.shim.isAlive { continue }
+            // A spawn in progress has no state file yet and is never touched.
+            if spawning.withLock({ $0.contains(entry) }) { continue }
+            sandboxes.withLock { _ = $0.removeValue(forKey: entry) }
+            await removeCgroups(entry)
+            removeTree(directory(of: entry))
+            removed.append(entry)
+        }
+        return removed
+    }
+
     public func listRuntimes() async -> [RuntimeInfo] {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: settings.dataDirectory) else { return [] }
         return entries.sorted().compactMap { entry in
