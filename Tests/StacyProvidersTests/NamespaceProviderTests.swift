@@ -361,6 +361,52 @@ final class NamespaceIsolationTests: XCTestCase {
         XCTAssertTrue(text.contains("userns-created"), "without the filter a new user namespace is allowed: \(text)")
     }
 
+    /// Escape suite probes: ptrace, kernel modules, mounts and raw clone flags all fail inside.
+    func testKernelInterfacesAreRefusedInside() async throws {
+        let id = try await spawn()
+        let python = "/usr/bin/python3"
+        guard FileManager.default.isExecutableFile(atPath: python) else { throw XCTSkip("no python3") }
+        let probe = """
+            import ctypes, os
+            libc = ctypes.CDLL(None, use_errno=True)
+            def call(name, *args):
+                r = libc.syscall(*args)
+                print(name, r, ctypes.get_errno())
+            call("ptrace_attach", 101, 16, 1, 0, 0)          # PTRACE_ATTACH to the sandbox's init
+            call("finit_module", 313, 0, b"", 0)
+            call("mount", 165, b"none", b"/tmp", b"tmpfs", 0, 0)
+            call("clone_newuser", 56, 0x10000000 | 17, 0, 0, 0, 0)
+            call("reboot", 169, 0xfee1dead, 672274793, 0x1234567, 0)
+            call("bpf", 321, 0, 0, 0)
+            """
+        _ = try await provider.writeFile(id, path: "/tmp/probe.py", bytes: Array(probe.utf8), mode: nil)
+        let result = out(try await sh(id, "\(python) /tmp/probe.py"))
+        let lines = result.split(separator: "\n")
+        XCTAssertEqual(lines.count, 6, result)
+        for line in lines {
+            let parts = line.split(separator: " ")
+            XCTAssertEqual(parts.count, 3, String(line))
+            XCTAssertEqual(parts[1], "-1", "\(line): the call must fail")
+        }
+    }
+
+    func testTwoSandboxesCannotSeeEachOthersProcessesOrPorts() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { throw XCTSkip("no python3") }
+        let a = try await spawn()
+        let b = try await spawn()
+        _ = try await sh(a, "sleep 1234 > /dev/null 2>&1 & /usr/bin/python3 -m http.server 8765 --bind 127.0.0.1 > /dev/null 2>&1 & echo ok")
+        let connect = "/usr/bin/python3 -c \"import socket,time\nfor i in range(50):\n  try:\n    socket.create_connection(('127.0.0.1', 8765), 1); print('open'); break\n  except OSError: time.sleep(0.1)\nelse: print('closed')\""
+        let fromA = try await sh(a, connect)
+        XCTAssertEqual(out(fromA), "open", "the server runs in A")
+        let fromB = try await sh(b, connect.replacingOccurrences(of: "range(50)", with: "range(3)"))
+        XCTAssertEqual(out(fromB), "closed", "B cannot reach A's port")
+        let count = "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -c 'sleep 123[4]' || true"
+        let inA = try await sh(a, count)
+        XCTAssertEqual(out(inA), "1", "A sees its own sleep")
+        let seen = try await sh(b, count)
+        XCTAssertEqual(out(seen), "0", "B cannot see A's processes")
+    }
+
     // MARK: limits (cgroups)
 
     private func limitedSpawn(memoryMB: Int = 512, vcpus: Int = 1, pidsMax: Int? = nil) async throws -> String {
