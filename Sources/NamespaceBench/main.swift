@@ -79,7 +79,11 @@ let idleCount = Int(CommandLine.arguments.dropFirst(2).first ?? "100") ?? 100
 let base = NSTemporaryDirectory() + "stacyvm-bench-\(getpid())"
 mkdir(base, 0o711)
 defer { try? FileManager.default.removeItem(atPath: base) }
-let provider = NamespaceProvider(settings: NamespaceSettings(dataDirectory: base + "/sandboxes"))
+var settings = NamespaceSettings(dataDirectory: base + "/sandboxes")
+// Ablations, to see what a slow path costs (not for the reported figures).
+if getenv("BENCH_NO_SECCOMP") != nil { settings.seccomp = false }
+if getenv("BENCH_NO_LIMITS") != nil { settings.limits = false }
+let provider = NamespaceProvider(settings: settings)
 if let problem = NamespaceProvider.hostProblem(provider.settings) ?? provider.limitsProblem() {
     print("namespace provider unavailable: \(problem)")
     exit(1)
@@ -95,8 +99,9 @@ for i in 0..<(iterations + 5) {
     let started = now()
     _ = try await provider.spawn(SpawnSpec(sandboxID: id, image: "host", memoryMB: 256))
     if i >= 5 { creates.append(Double(now() - started) / 1e6) }
-    _ = try await provider.destroy(id)
+    if getenv("BENCH_KEEP") == nil { _ = try await provider.destroy(id) }
 }
+if getenv("BENCH_KEEP") != nil { for i in 0..<(iterations + 5) { _ = try await provider.destroy("bench-c\(i)") } }
 let create = report("create → running (agent ready)", creates)
 
 // exec `true` in a running sandbox, at the provider API
@@ -138,3 +143,8 @@ print(String(format: "destroying all %d at once: %.2f s (target ≤ 2 s)", idleC
 print(String(format: "create p50 − baseline p50 = %+.2f ms (target ≤ +5 ms); create p99 / baseline p50 = %.2f× (target ≤ 3×)",
              create.p50 - baseline.p50, create.p99 / baseline.p50))
 print(String(format: "exec p50 = %.2f ms (target ≤ 2 ms)", exec.p50))
+// Each move into a cgroup v1 hierarchy waits for an RCU grace period (the cgroup_threadgroup_rwsem
+// write side), which is where the create tail comes from on v1 hosts; expedited RCU shortens it.
+let expedited = (try? String(contentsOfFile: "/sys/kernel/rcu_expedited", encoding: .utf8))?
+    .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+print("host: cgroup memory \(provider.cgroupLayout.version(of: "memory") ?? "none"), /sys/kernel/rcu_expedited = \(expedited)")
