@@ -107,7 +107,7 @@ extension SandboxManager {
             throw error.apiError
         }
         execFinished(prepared, started: started, stream: false, exitCode: result.exitCode, timedOut: false, error: nil,
-                     stdout: result.stdout, stderr: result.stderr)
+                     stdout: result.stdout, stderr: result.stderr, oomKilled: result.oomKilled)
         let response = ExecResponse(exitCode: result.exitCode,
                                     stdout: ExecCommand.encode(result.stdout, base64: prepared.base64Output),
                                     stderr: ExecCommand.encode(result.stderr, base64: prepared.base64Output),
@@ -126,7 +126,7 @@ extension SandboxManager {
     /// `exec.completed`, `exec.failed` or `exec.timeout`, the operation metric and the exec log
     /// row, all through the batched writer.
     public func execFinished(_ prepared: PreparedExec, started: UInt64, stream: Bool, exitCode: Int, timedOut: Bool,
-                             error: String?, stdout: [UInt8] = [], stderr: [UInt8] = []) {
+                             error: String?, stdout: [UInt8] = [], stderr: [UInt8] = [], oomKilled: Bool = false) {
         let operation = stream ? "exec_stream" : "exec"
         operations.record(operation, provider: prepared.provider.name, startedNanos: started,
                           error: timedOut ? "TIMEOUT" : error)
@@ -134,6 +134,10 @@ extension SandboxManager {
         var data = ["exit_code": String(exitCode)]
         if let error { data["error"] = error }
         publish(type, prepared.record, data: data)
+        if oomKilled {
+            publish("sandbox.oom", prepared.record, data: ["exit_code": String(exitCode),
+                                                           "command": String(prepared.command.prefix(256))])
+        }
         let cap = settings.execLogMaxBytes
         let argv = (try? JanssonEncoder().encode(prepared.spec.argv)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
         writer.submit(.execLog(ExecLogRecord(

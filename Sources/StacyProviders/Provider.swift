@@ -68,6 +68,8 @@ public struct ExecResult: Sendable {
     public var durationNanos: Int64
     public var stdoutTruncated: Bool
     public var stderrTruncated: Bool
+    /// The command was killed by the sandbox's memory limit (reported as exit 137).
+    public var oomKilled: Bool = false
     public init(exitCode: Int, stdout: [UInt8], stderr: [UInt8], durationNanos: Int64,
                 stdoutTruncated: Bool = false, stderrTruncated: Bool = false) {
         self.exitCode = exitCode
@@ -86,6 +88,8 @@ public struct ExecExit: Sendable, Equatable {
     public var durationNanos: Int64
     public var timedOut: Bool
     public var error: ProviderError?
+    /// The command was killed by the sandbox's memory limit (reported as exit 137).
+    public var oomKilled: Bool = false
     public init(exitCode: Int, durationNanos: Int64, timedOut: Bool = false, error: ProviderError? = nil) {
         self.exitCode = exitCode
         self.durationNanos = durationNanos

@@ -77,7 +77,7 @@ enum ExecRoutes {
                 case .exit(let exit):
                     finished = true
                     manager.execFinished(prepared, started: started, stream: true, exitCode: exit.timedOut ? -1 : exit.exitCode,
-                                         timedOut: exit.timedOut, error: exit.error?.code)
+                                         timedOut: exit.timedOut, error: exit.error?.code, oomKilled: exit.oomKilled)
                     for (stream, rest) in pending where !rest.isEmpty {
                         for data in frame(rest, base64: prepared.base64Output, final: true).frames {
                             guard await writer.write(line(ExecOutputFrame(stream: stream.rawValue, data: data))) else { return }

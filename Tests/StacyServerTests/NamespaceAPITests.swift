@@ -60,6 +60,25 @@ final class NamespaceAPITests: XCTestCase {
         XCTAssertEqual(try rawRequest(port: port, path: "/api/v1/sandboxes/\(sandbox.id)").status, 404)
     }
 
+    /// A command killed by the sandbox's memory limit: exit 137 and a `sandbox.oom` event.
+    func testOOMKillIsExit137AndASandboxOOMEvent() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { throw XCTSkip("no python3") }
+        let harness = try XCTUnwrap(harness)
+        let spawned = try rawRequest(port: harness.port, method: "POST", path: "/api/v1/sandboxes", json: #"{"memory_mb":64}"#)
+        XCTAssertEqual(spawned.status, 201, spawned.text)
+        let id = try JanssonDecoder().decode(Sandbox.self, from: spawned.body).id
+        let hog = try rawRequest(port: harness.port, method: "POST", path: "/api/v1/sandboxes/\(id)/exec",
+                                 json: #"{"command":"/usr/bin/python3 -c 'a = []\nwhile True: a.append(bytearray(8 << 20))'"}"#)
+        XCTAssertEqual(try JanssonDecoder().decode(JSONValue.self, from: hog.body)["exit_code"], .int(137), hog.text)
+        var types: [String] = []
+        for _ in 0..<100 {
+            types = try harness.store.listEvents(afterSeq: 0, limit: 1000).filter { $0.sandboxID == id }.map(\.type)
+            if types.contains("sandbox.oom") { break }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        XCTAssertTrue(types.contains("sandbox.oom"), "\(types)")
+    }
+
     /// `providers.default: auto` picks namespace when its self-test passes here...
     func testAutoChoosesNamespaceWhenItsSelfTestPasses() throws {
         harness?.stop()

@@ -401,8 +401,10 @@ public final class NamespaceProvider: Provider {
         guard let exit else { throw .internal("exec ended without an exit") }
         if let error = exit.error { throw error }
         let (stdout, stderr, outTruncated, errTruncated) = collector.take()
-        return ExecResult(exitCode: exit.exitCode, stdout: stdout, stderr: stderr, durationNanos: exit.durationNanos,
-                          stdoutTruncated: outTruncated, stderrTruncated: errTruncated)
+        var result = ExecResult(exitCode: exit.exitCode, stdout: stdout, stderr: stderr, durationNanos: exit.durationNanos,
+                                stdoutTruncated: outTruncated, stderrTruncated: errTruncated)
+        result.oomKilled = exit.oomKilled
+        return result
     }
 
     public func execStream(_ runtimeID: String, _ spec: ExecSpec) -> AsyncStream<ExecEvent> {
@@ -411,7 +413,15 @@ public final class NamespaceProvider: Provider {
                 let sandbox = try lookup(runtimeID)
                 let request = try makeRequest(sandbox, spec)
                 let command = spec.argv[0]
+                // An exit 137 with a new OOM kill in the sandbox's memory cgroup is the limit's doing.
+                let cgroups = self.cgroups(of: sandbox.id)
+                let oomBefore = cgroups?.oomKills ?? 0
                 let connection = AgentClient.exec(socketPath: sandbox.socketPath, request: request) { event in
+                    var event = event
+                    if case .exit(var exit) = event, exit.exitCode == 137, let cgroups, cgroups.oomKills > oomBefore {
+                        exit.oomKilled = true
+                        event = .exit(exit)
+                    }
                     continuation.yield(event)
                     if case .exit(let exit) = event {
                         sandbox.appendConsole("[EXEC] \(command) exit=\(exit.exitCode)")
