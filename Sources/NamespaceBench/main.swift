@@ -84,7 +84,7 @@ var settings = NamespaceSettings(dataDirectory: base + "/sandboxes")
 if getenv("BENCH_NO_SECCOMP") != nil { settings.seccomp = false }
 if getenv("BENCH_NO_LIMITS") != nil { settings.limits = false }
 let provider = NamespaceProvider(settings: settings)
-if let problem = NamespaceProvider.hostProblem(provider.settings) ?? provider.limitsProblem() {
+if let problem = provider.problem() {
     print("namespace provider unavailable: \(problem)")
     exit(1)
 }

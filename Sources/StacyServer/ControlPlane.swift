@@ -149,7 +149,7 @@ public final class ControlPlane: Sendable {
                 throw StartupError("providers.default is namespace but providers.namespace.enabled is false")
             }
             let namespace = NamespaceProvider(settings: namespaceSettings(config))
-            if let problem = NamespaceProvider.hostProblem(namespace.settings) ?? namespace.limitsProblem() {
+            if let problem = namespace.problem() {
                 throw StartupError("the namespace provider cannot run on this host: \(problem)")
             }
             cleanUp(namespace)

@@ -5,11 +5,17 @@ import XCTest
 
 /// A namespace provider on a fresh data directory, or the reason this host cannot run one (the
 /// tests then skip, loudly). With STACYVM_REQUIRE_NAMESPACE=1 a missing prerequisite fails instead.
+/// A uid range per test process (test classes run in parallel with a server or another suite on
+/// the same host), never overlapping another's: bases 10,000 apart, slots below 10,000.
+let testSubuidBase = 1_000_000 + Int(getpid() % 1000) * 10_000
+
 enum NamespaceHost {
     static func makeProvider(file: StaticString = #filePath, line: UInt = #line) throws -> (NamespaceProvider, String) {
         let dir = NSTemporaryDirectory() + "stacyvm-ns-\(UUID().uuidString.prefix(8))"
         mkdir(dir, 0o711)
-        let provider = NamespaceProvider(settings: NamespaceSettings(dataDirectory: dir, readyTimeoutNanos: 20_000_000_000))
+        var settings = NamespaceSettings(dataDirectory: dir, readyTimeoutNanos: 20_000_000_000)
+        settings.subuidBase = testSubuidBase
+        let provider = NamespaceProvider(settings: settings)
         if let problem = NamespaceProvider.hostProblem(provider.settings) {
             try? FileManager.default.removeItem(atPath: dir)
             if ProcessInfo.processInfo.environment["STACYVM_REQUIRE_NAMESPACE"] == "1" {
@@ -229,6 +235,27 @@ final class NamespaceIsolationTests: XCTestCase {
         XCTAssertFalse(SlotLock.isHeld(directory: dataDirectory + "/.slots", slot: state.slot))
         let status = await restarted.status(alive)
         XCTAssertEqual(status, .running, "live sandboxes are kept")
+    }
+
+    func testASubuidBaseHeldByAnotherProcessIsRefused() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/flock") else { throw XCTSkip("no flock(1)") }
+        let base = testSubuidBase + 5_000_000
+        let directory = access("/run", W_OK) == 0 ? "/run/stacyvm" : NSTemporaryDirectory() + "stacyvm-locks"
+        mkdir(directory, 0o755)
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        holder.arguments = ["-n", directory + "/subuid-\(base).lock", "sleep", "10"]
+        try holder.run()
+        defer { holder.terminate() }
+        try await Task.sleep(nanoseconds: 200_000_000)
+        var settings = provider.settings
+        settings.subuidBase = base
+        let contender = NamespaceProvider(settings: settings)
+        let health = await contender.health()
+        XCTAssertFalse(health.healthy)
+        XCTAssertTrue(health.error?.contains("subuid_base \(base) is in use") == true, health.error ?? "")
+        let refused = await failure { try await contender.spawn(SpawnSpec(sandboxID: "ns-contender")) }
+        guard case .providerUnavailable? = refused else { return XCTFail("\(String(describing: refused))") }
     }
 
     func testSandboxesOutliveTheProviderThatStartedThem() async throws {

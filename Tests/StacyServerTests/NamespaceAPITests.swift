@@ -11,6 +11,8 @@ import StacyTestSupport
 final class NamespaceAPITests: XCTestCase {
     private var harness: ServerHarness?
     private var sandboxes = ""
+    /// A uid range of this test process's own (see NamespaceProviderTests).
+    static let subuidBase = String(1_000_000 + Int(getpid() % 1000) * 10_000)
 
     override func setUpWithError() throws {
         sandboxes = NSTemporaryDirectory() + "stacyvm-ns-api-\(UUID().uuidString.prefix(8))"
@@ -21,7 +23,8 @@ final class NamespaceAPITests: XCTestCase {
             throw XCTSkip("namespace provider unavailable: \(problem)")
         }
         harness = try ServerHarness(environment: ["STACYVM_PROVIDERS_DEFAULT": "namespace",
-                                                  "STACYVM_PROVIDERS_NAMESPACE_DATA_DIR": sandboxes])
+                                                  "STACYVM_PROVIDERS_NAMESPACE_DATA_DIR": sandboxes,
+                                                  "STACYVM_PROVIDERS_NAMESPACE_SUBUID_BASE": Self.subuidBase])
     }
 
     override func tearDown() {
@@ -83,7 +86,8 @@ final class NamespaceAPITests: XCTestCase {
     func testAutoChoosesNamespaceWhenItsSelfTestPasses() throws {
         harness?.stop()
         harness = try ServerHarness(environment: ["STACYVM_PROVIDERS_DEFAULT": "auto",
-                                                  "STACYVM_PROVIDERS_NAMESPACE_DATA_DIR": sandboxes])
+                                                  "STACYVM_PROVIDERS_NAMESPACE_DATA_DIR": sandboxes,
+                                                  "STACYVM_PROVIDERS_NAMESPACE_SUBUID_BASE": Self.subuidBase])
         let port = try XCTUnwrap(harness).port
         let spawned = try rawRequest(port: port, method: "POST", path: "/api/v1/sandboxes", json: "{}")
         XCTAssertEqual(try JanssonDecoder().decode(Sandbox.self, from: spawned.body).provider, "namespace")

@@ -48,7 +48,7 @@ public final class NamespaceProvider: Provider {
 
     public func health() async -> HealthReport {
         let started = monotonicNanos()
-        let problem = Self.hostProblem(settings) ?? limitsProblem()
+        let problem = self.problem()
         return HealthReport(healthy: problem == nil, latencyMillis: (monotonicNanos() - started) / 1_000_000, error: problem)
     }
 
@@ -75,7 +75,7 @@ public final class NamespaceProvider: Provider {
     /// The startup self-test of `providers.default: auto` (runtime.md §2.3): spawn from the default
     /// image, `/bin/sh -c 'echo ok'`, destroy. Nil when it passed, else what went wrong.
     public func selfTest() async -> String? {
-        if let problem = Self.hostProblem(settings) ?? limitsProblem() { return problem }
+        if let problem = problem() { return problem }
         let id = "selftest-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         do {
             _ = try await spawn(SpawnSpec(sandboxID: id, image: "host", memoryMB: 64))
@@ -87,6 +87,17 @@ public final class NamespaceProvider: Provider {
             _ = try? await destroy(id)
             return "self-test failed: \(error)"
         }
+    }
+
+    /// Why this provider cannot run sandboxes now, or nil: the host, the limits, the uid range.
+    public func problem() -> String? {
+        Self.hostProblem(settings) ?? limitsProblem() ?? uidRangeProblem()
+    }
+
+    /// Sandbox uids are `subuid_base + slot`: two processes on one host with the same base would
+    /// hand one uid to two sandboxes. The base is locked host-wide while a provider uses it.
+    public func uidRangeProblem() -> String? {
+        SubuidBaseLock.hold(settings.subuidBase)
     }
 
     /// Why cgroup limits cannot apply (health fails then, runtime.md §2.6), or nil.
@@ -116,7 +127,7 @@ public final class NamespaceProvider: Provider {
             try? await Task.sleep(nanoseconds: 2_000_000)
         }
         defer { _ = spawning.withLock { $0.remove(id) } }
-        if let problem = Self.hostProblem(settings) ?? limitsProblem() { throw .providerUnavailable(problem) }
+        if let problem = problem() { throw .providerUnavailable(problem) }
 
         // An unknown image resolves to the fallback; with no fallback it is a 400 naming the images.
         let image = try images.resolve(spec.image)

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 
 /// Holds one uid slot (runtime.md §2.6): `flock` on `<data_dir>/.slots/<n>.lock`. The lock travels
 /// to the shim (an inherited descriptor), so it is held exactly as long as the sandbox's shim lives,
@@ -29,6 +30,31 @@ struct SlotLock {
     }
 
     func release() { close(fd) }
+}
+
+/// The host-wide claim on a `subuid_base` (runtime.md §2.6): an flock on a file under /run (or the
+/// temp directory), held for the life of the process. Providers of one process share it.
+enum SubuidBaseLock {
+    private static let held = Mutex<[Int: Int32]>([:])
+
+    /// Nil when this process holds the base (now or already), else why not.
+    static func hold(_ base: Int) -> String? {
+        held.withLock { held -> String? in
+            if held[base] != nil { return nil }
+            let directory = access("/run", W_OK) == 0 ? "/run/stacyvm" : NSTemporaryDirectory() + "stacyvm-locks"
+            mkdir(directory, 0o755)
+            let path = directory + "/subuid-\(base).lock"
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { return "cannot open \(path): errno \(errno)" }
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                close(fd)
+                return "providers.namespace.subuid_base \(base) is in use by another process on this host "
+                    + "(each worker process needs its own base; lock \(path))"
+            }
+            held[base] = fd
+            return nil
+        }
+    }
 }
 
 /// Starts `stacyvm-agent shim` with posix_spawn (never fork in the server) and returns the PID of
