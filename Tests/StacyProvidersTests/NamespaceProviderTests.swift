@@ -570,6 +570,19 @@ final class NamespaceIsolationTests: XCTestCase {
         XCTAssertTrue(message.contains("tiny_1") && message.contains("host"), message)
     }
 
+    func testConsoleIsABoundedRingOfTheLastLines() async throws {
+        var settings = provider.settings
+        settings.consoleLines = 20
+        provider = NamespaceProvider(settings: settings)
+        let id = try await spawn()
+        for n in 0..<420 { _ = try await sh(id, "exit \(n % 100)") }  // about 11 KB of lines
+        let lines = try await provider.console(id, lines: 1000)
+        XCTAssertEqual(lines.count, 20, "\(lines)")
+        XCTAssertEqual(lines.last, "[EXEC] /bin/sh exit=19")
+        let size = try FileManager.default.attributesOfItem(atPath: dataDirectory + "/\(id)/console.log")[.size] as? Int ?? 0
+        XCTAssertLessThanOrEqual(size, 20 * 256 + 64, "the file is bounded too")
+    }
+
     func testMissingWorkdirAndCommandAreInvalidInput() async throws {
         let id = try await spawn()
         let badWorkdir = await failure { try await self.provider.exec(id, ExecSpec(argv: ["true"], workdir: "/nope")) }

@@ -435,7 +435,7 @@ public final class NamespaceProvider: Provider {
                     }
                     continuation.yield(event)
                     if case .exit(let exit) = event {
-                        sandbox.appendConsole("[EXEC] \(command) exit=\(exit.exitCode)")
+                        sandbox.appendConsole("[EXEC] \(command) exit=\(exit.exitCode)", keep: self.settings.consoleLines)
                         continuation.finish()
                     }
                 }
@@ -602,13 +602,20 @@ final class NamespaceSandbox: Sendable {
                                 slot: slot, uid: uid)
     }
 
-    /// Lifecycle and exec summary lines go to the same file as the agent's own output.
-    func appendConsole(_ line: String) {
-        let fd = open(consolePath, O_WRONLY | O_APPEND | O_CLOEXEC)
+    /// Lifecycle and exec summary lines go to the same file as the agent's own output. The file is
+    /// the console's ring buffer: past `keep` lines (and 256 bytes a line on average) it is cut back
+    /// to its last `keep` lines, in place, so the shim's appends keep landing in it.
+    func appendConsole(_ line: String, keep: Int) {
+        let fd = open(consolePath, O_RDWR | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { return }
+        defer { close(fd) }
         let text = line + "\n"
         _ = text.withCString { write(fd, $0, strlen($0)) }
-        close(fd)
+        var st = Glibc.stat()
+        guard fstat(fd, &st) == 0, Int(st.st_size) > max(keep, 1) * 256 else { return }
+        let kept = consoleLines(last: keep).joined(separator: "\n") + "\n"
+        guard ftruncate(fd, 0) == 0 else { return }
+        _ = kept.withCString { write(fd, $0, strlen($0)) }
     }
 
     func consoleLines(last count: Int) -> [String] {
