@@ -207,6 +207,8 @@ public final class ControlPlane: Sendable {
         settings.consoleLines = config.value("providers.namespace.console_lines")?.intValue ?? settings.consoleLines
         settings.seccomp = config.value("providers.namespace.seccomp")?.stringValue != "off"
         settings.pidsMax = config.value("providers.namespace.pids_max")?.intValue ?? settings.pidsMax
+        settings.upper = config.value("providers.namespace.upper")?.stringValue ?? settings.upper
+        settings.diskMB = config.value("defaults.disk_mb")?.intValue ?? settings.diskMB
         settings.imageDirectory = config.value("providers.namespace.image_dir")?.stringValue ?? config.server.dataDir + "/images"
         settings.images = config.value("providers.namespace.images")?.mapValue ?? [:]
         settings.imageFallback = config.value("providers.namespace.image_fallback")?.stringValue ?? "host"

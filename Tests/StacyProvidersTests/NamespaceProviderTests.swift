@@ -583,6 +583,25 @@ final class NamespaceIsolationTests: XCTestCase {
         XCTAssertLessThanOrEqual(size, 20 * 256 + 64, "the file is bounded too")
     }
 
+    /// `upper: tmpfs`: writable paths are tmpfs mounts of disk_mb, a hard cap.
+    func testTmpfsUpperIsAHardDiskCap() async throws {
+        var settings = provider.settings
+        settings.upper = "tmpfs"
+        settings.diskMB = 8
+        provider = NamespaceProvider(settings: settings)
+        let id = try await spawn()
+        let fill = try await sh(id, "head -c 12000000 /dev/zero > /workspace/big; echo rc=$?; stat -c %s /workspace/big")
+        let text = out(fill)
+        XCTAssertTrue(text.contains("No space left") || text.contains("rc=1"), text)
+        let size = Int(text.split(separator: "\n").last ?? "") ?? Int.max
+        XCTAssertLessThanOrEqual(size, 8 << 20, "the write stopped at disk_mb")
+        let write = await failure { try await self.provider.writeFile(id, path: "/workspace/more", bytes: [UInt8](repeating: 1, count: 1 << 20), mode: nil) }
+        guard case .resourceLimit? = write else { return XCTFail("\(String(describing: write))") }
+        let tmp = try await sh(id, "stat -c %a /tmp")
+        XCTAssertEqual(out(tmp), "1777")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dataDirectory + "/\(id)/workspace/big"), "nothing on the host disk")
+    }
+
     func testMissingWorkdirAndCommandAreInvalidInput() async throws {
         let id = try await spawn()
         let badWorkdir = await failure { try await self.provider.exec(id, ExecSpec(argv: ["true"], workdir: "/nope")) }

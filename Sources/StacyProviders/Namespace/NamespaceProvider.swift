@@ -206,7 +206,15 @@ public final class NamespaceProvider: Provider {
         args += NamespaceImages.rootArguments(image, emptyFile: emptyFile, skip: Self.mountedByProvider)
         args += ["--proc", "/proc", "--dev", "/dev"]
         if settings.seccomp { args += ["--seccomp", String(ShimLauncher.seccompDescriptor)] }
-        for path in Self.writablePaths { args += ["--bind", dir + path, path] }
+        for path in Self.writablePaths {
+            if settings.upper == "tmpfs" {
+                args += ["--size", String(Int64(max(1, settings.diskMB)) << 20)]
+                if path == "/tmp" { args += ["--perms", "1777"] }
+                args += ["--tmpfs", path]
+            } else {
+                args += ["--bind", dir + path, path]
+            }
+        }
         args += ["--bind", dir + "/run", "/run/stacyvm",
                  "--ro-bind", agent, "/.stacyvm/agent",
                  // root_mode readonly: bwrap's own root (a tmpfs holding the mount points) too, so

@@ -22,6 +22,11 @@ public struct NamespaceSettings: Sendable {
     public var imageDirectory: String
     public var images: [String: String] = [:]
     public var imageFallback: String = "host"
+    /// `providers.namespace.upper`: `disk` (writable paths are directories under the sandbox's
+    /// directory) or `tmpfs` (each a tmpfs of `diskMB`, a hard cap counted against memory).
+    public var upper: String = "disk"
+    /// `defaults.disk_mb`.
+    public var diskMB: Int = 1024
     /// `providers.namespace.pids_max`.
     public var pidsMax: Int = 256
     /// Memory, pids and CPU limits through cgroups; off only where a test says so.
