@@ -602,6 +602,19 @@ final class NamespaceIsolationTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dataDirectory + "/\(id)/workspace/big"), "nothing on the host disk")
     }
 
+    /// `upper: disk`: disk_mb is a soft cap that API writes respect (413 past it).
+    func testDiskUpperRefusesAPIWritesPastDiskMB() async throws {
+        var settings = provider.settings
+        settings.diskMB = 4
+        provider = NamespaceProvider(settings: settings)
+        let id = try await spawn()
+        _ = try await provider.writeFile(id, path: "/workspace/a", bytes: [UInt8](repeating: 7, count: 3 << 20), mode: nil)
+        let second = await failure { try await self.provider.writeFile(id, path: "/workspace/b", bytes: [UInt8](repeating: 7, count: 2 << 20), mode: nil) }
+        guard case .tooLarge? = second else { return XCTFail("\(String(describing: second))") }
+        XCTAssertEqual(ProviderError.tooLarge("").status, 413)
+        _ = try await provider.writeFile(id, path: "/workspace/small", bytes: [1], mode: nil)
+    }
+
     func testMissingWorkdirAndCommandAreInvalidInput() async throws {
         let id = try await spawn()
         let badWorkdir = await failure { try await self.provider.exec(id, ExecSpec(argv: ["true"], workdir: "/nope")) }

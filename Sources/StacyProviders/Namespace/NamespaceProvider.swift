@@ -19,6 +19,8 @@ public final class NamespaceProvider: Provider {
     /// Sandbox IDs being spawned, so a concurrent spawn of the same ID waits instead of racing.
     private let spawning = Mutex<Set<String>>([])
     private let seccompWritten = Mutex(false)
+    /// Measured bytes of each sandbox's writable state and when (monotonic ns), for the soft cap.
+    private let diskUsage = Mutex<[String: (Int64, Int64)]>([:])
 
     static let basePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     static let socketInside = "/run/stacyvm/agent.sock"
@@ -305,6 +307,7 @@ public final class NamespaceProvider: Provider {
 
     public func destroy(_ runtimeID: String) async throws(ProviderError) -> Bool {
         guard Self.isSafeID(runtimeID) else { return false }
+        diskUsage.withLock { _ = $0.removeValue(forKey: runtimeID) }
         let known = sandboxes.withLock { $0.removeValue(forKey: runtimeID) } ?? NamespaceSandbox.load(directory(of: runtimeID))
         guard let sandbox = known else {
             let dir = directory(of: runtimeID)
@@ -530,9 +533,46 @@ public final class NamespaceProvider: Provider {
         let mode = mode ?? 0o644
         if mode > 0o7777 { throw .invalidInput("mode out of range") }
         let normalized = try SandboxPath.normalize(path)
+        if settings.upper == "disk" { try checkDiskCap(runtimeID, adding: bytes.count) }
         let reply = try await file(runtimeID, .write, [normalized, String(mode, radix: 8)], upload: bytes)
         guard let written = reply.values.first.flatMap({ Int($0) }) else { throw .internal("malformed write result") }
         return written
+    }
+
+    /// The soft disk cap of `upper: disk` (runtime.md §2.6): API writes that would take the
+    /// sandbox's writable state past `disk_mb` are refused (413). Commands inside are not stopped;
+    /// the usage is measured on the host, at most every few seconds per sandbox.
+    private func checkDiskCap(_ runtimeID: String, adding bytes: Int) throws(ProviderError) {
+        guard Self.isSafeID(runtimeID) else { return }
+        let limit = Int64(max(1, settings.diskMB)) << 20
+        let now = monotonicNanos()
+        let usage = diskUsage.withLock { cache -> Int64? in
+            if let (measured, at) = cache[runtimeID], now - at < 2_000_000_000 { return measured }
+            return nil
+        } ?? {
+            let measured = Self.writableUsage(directory(of: runtimeID))
+            diskUsage.withLock { $0[runtimeID] = (measured, now) }
+            return measured
+        }()
+        guard usage + Int64(bytes) <= limit else {
+            throw .tooLarge("the sandbox's files would exceed its \(settings.diskMB) MB disk limit")
+        }
+        diskUsage.withLock { cache in if let (measured, at) = cache[runtimeID] { cache[runtimeID] = (measured + Int64(bytes), at) } }
+    }
+
+    /// Bytes of regular files under the writable paths, never following links.
+    static func writableUsage(_ directory: String) -> Int64 {
+        var total: Int64 = 0
+        for path in writablePaths {
+            guard let walker = FileManager.default.enumerator(atPath: directory + path) else { continue }
+            while let entry = walker.nextObject() as? String {
+                var st = Glibc.stat()
+                if lstat(directory + path + "/" + entry, &st) == 0, st.st_mode & S_IFMT == S_IFREG {
+                    total += Int64(st.st_blocks) * 512
+                }
+            }
+        }
+        return total
     }
 
     public func readFile(_ runtimeID: String, path: String, maxBytes: Int?) async throws(ProviderError) -> [UInt8] {
