@@ -267,8 +267,10 @@ final class NamespaceIsolationTests: XCTestCase {
         XCTAssertEqual(status, .running)
         let runtimes = await restarted.listRuntimes()
         XCTAssertEqual(runtimes.map(\.runtimeID), [id])
+        let again = try await restarted.spawn(SpawnSpec(sandboxID: id))
+        XCTAssertEqual(again, id, "spawn is idempotent across a restart")
         let kept = try await restarted.exec(id, ExecSpec(argv: ["cat", "/workspace/kept"]))
-        XCTAssertEqual(out(kept), "kept")
+        XCTAssertEqual(out(kept), "kept", "and leaves the running sandbox alone")
         let existed = try await restarted.destroy(id)
         XCTAssertTrue(existed)
         spawned.removeAll { $0 == id }

@@ -124,7 +124,8 @@ public final class NamespaceProvider: Provider {
         let id = spec.sandboxID
         guard Self.isSafeID(id) else { throw .invalidInput("invalid sandbox id") }
         while true {
-            if let existing = sandboxes.withLock({ $0[id] }), existing.shim.isAlive { return id }
+            // Idempotent by ID, also across a restart of this process (the state file on disk).
+            if let existing = lookupQuietly(id), existing.shim.isAlive { return id }
             if spawning.withLock({ $0.insert(id).inserted }) { break }
             try? await Task.sleep(nanoseconds: 2_000_000)
         }
@@ -136,6 +137,11 @@ public final class NamespaceProvider: Provider {
         try ensureDataDirectory()
         let dir = directory(of: id)
         let slot = try SlotLock.acquire(directory: slotDirectory, maxSlots: settings.maxSlots)
+        // Closed exactly once: a second close could hit a descriptor reused meanwhile.
+        var slotReleased = false
+        func releaseSlot() {
+            if !slotReleased { slot.release(); slotReleased = true }
+        }
         let uid = settings.subuidBase + slot.slot
         do throws(ProviderError) {
             try prepareDirectories(dir, uid: uid)
@@ -147,7 +153,7 @@ public final class NamespaceProvider: Provider {
             let shimPID = try ShimLauncher.launch(agent: settings.agentPath, sandboxDirectory: dir, uid: uid, gid: uid,
                                                   slot: slot, seccompFile: filter, cgroupProcs: cgroups(of: id)?.procsFiles ?? [],
                                                   bwrap: bwrapArguments(id: id, directory: dir, agent: agent, image: image))
-            slot.release()  // the shim holds the lock now
+            releaseSlot()  // the shim holds the lock now
             guard let shim = ProcessIdentity.of(shimPID) else {
                 throw .providerUnavailable("sandbox exited at start: \(consoleTail(dir))")
             }
@@ -157,7 +163,7 @@ public final class NamespaceProvider: Provider {
             try await waitUntilReady(sandbox)
             return id
         } catch {
-            slot.release()
+            releaseSlot()
             if let sandbox = sandboxes.withLock({ $0.removeValue(forKey: id) }) { await stop(sandbox) }
             await removeCgroups(id)
             removeTree(dir)
