@@ -77,6 +77,12 @@ public final class MockProvider: Provider {
         throw .internal("removing \(sandbox.directory): \(String(describing: lastError))")
     }
 
+    /// runtime.md §2.5: the mock has no network of its own; the port is the host's.
+    public func openPort(_ runtimeID: String, port: Int) async throws(ProviderError) -> Int32 {
+        _ = try lookup(runtimeID)
+        return try connectLoopback(port: port)
+    }
+
     public func listRuntimes() async -> [RuntimeInfo] {
         sandboxes.withLock { Array($0.keys) }.sorted().map { RuntimeInfo(runtimeID: $0, sandboxID: $0) }
     }

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Provider contract (runtime.md §2.1) and the value types it exchanges.
 
 public struct SpawnSpec: Sendable {
@@ -162,4 +164,30 @@ public protocol Provider: Sendable {
     /// nil = unsupported by this provider.
     func stats(_ runtimeID: String) async -> SandboxStats?
     func listRuntimes() async -> [RuntimeInfo]
+    /// A TCP connection to `127.0.0.1:port` as the sandbox sees it (previews, runtime.md §7):
+    /// a connected, blocking socket descriptor the caller owns and closes. Nothing listening is
+    /// `.portUnreachable`.
+    func openPort(_ runtimeID: String, port: Int) async throws(ProviderError) -> Int32
+}
+
+/// Connects a new TCP socket to 127.0.0.1:`port` in the calling thread's network namespace.
+func connectLoopback(port: Int) throws(ProviderError) -> Int32 {
+    guard (1...65535).contains(port) else { throw .invalidInput("port must be 1-65535") }
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { throw .resourceLimit("socket: errno \(errno)") }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = UInt16(port).bigEndian
+    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+    var rc: Int32
+    repeat {
+        rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+    } while rc != 0 && errno == EINTR
+    guard rc == 0 else {
+        close(fd)
+        throw .portUnreachable
+    }
+    return fd
 }

@@ -436,6 +436,40 @@ final class NamespaceIsolationTests: XCTestCase {
         XCTAssertEqual(out(seen), "0", "B cannot see A's processes")
     }
 
+    /// Previews: openPort reaches a server on the sandbox's own loopback, which the host's
+    /// loopback cannot; a closed port is portUnreachable.
+    func testOpenPortReachesTheSandboxsLoopback() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { throw XCTSkip("no python3") }
+        let id = try await spawn()
+        _ = try await sh(id, "cd /workspace && echo preview-ok > index.html && "
+            + "/usr/bin/python3 -m http.server 8089 --bind 127.0.0.1 > /dev/null 2>&1 & echo started")
+        var fd: Int32 = -1
+        for _ in 0..<100 {
+            if let opened = try? await provider.openPort(id, port: 8089) { fd = opened; break }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        XCTAssertGreaterThanOrEqual(fd, 0, "could not reach the sandbox's server")
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let request = Array("GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var response: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &chunk, chunk.count, 0)
+            if n <= 0 { break }
+            response += chunk[0..<n]
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        XCTAssertTrue(text.hasPrefix("HTTP/1.0 200"), text)
+        XCTAssertTrue(text.hasSuffix("preview-ok\n"), text)
+        // The host's own loopback has no such server: the port lives only inside.
+        let hostSide = await failure { try connectLoopback(port: 8089) }
+        XCTAssertEqual(hostSide, .portUnreachable)
+        let closed = await failure { try await self.provider.openPort(id, port: 8090) }
+        XCTAssertEqual(closed, .portUnreachable)
+    }
+
     // MARK: limits (cgroups)
 
     private func limitedSpawn(memoryMB: Int = 512, vcpus: Int = 1, pidsMax: Int? = nil) async throws -> String {

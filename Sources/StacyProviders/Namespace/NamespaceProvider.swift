@@ -407,6 +407,52 @@ public final class NamespaceProvider: Provider {
         return removed
     }
 
+    /// Previews (runtime.md §2.6): a socket created by a thread that entered the sandbox's network
+    /// namespace stays bound to it, so the sandbox needs no route to the host (no veth, loopback
+    /// only) and the connection reaches what listens on the sandbox's own 127.0.0.1.
+    public func openPort(_ runtimeID: String, port: Int) async throws(ProviderError) -> Int32 {
+        let sandbox = try lookup(runtimeID)
+        guard let member = Self.networkNamespaceMember(of: sandbox.shim.pid) else { throw .sandboxNotFound }
+        let namespace = open("/proc/\(member)/ns/net", O_RDONLY | O_CLOEXEC)
+        guard namespace >= 0 else { throw .sandboxNotFound }
+        let outcome: Result<Int32, ProviderError> = await withCheckedContinuation { continuation in
+            // setns changes only the calling thread; this thread exists for it and then ends.
+            let thread = Thread {
+                defer { close(namespace) }
+                guard LinuxCalls.setns(namespace, LinuxCalls.newNetworkNamespace) == 0 else {
+                    continuation.resume(returning: .failure(.internal("setns: errno \(errno)")))
+                    return
+                }
+                do throws(ProviderError) {
+                    continuation.resume(returning: .success(try connectLoopback(port: port)))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+            thread.name = "stacyvm-preview-connect"
+            thread.start()
+        }
+        return try outcome.get()
+    }
+
+    /// A process inside the sandbox's network namespace: the first descendant of its shim whose
+    /// namespace differs from this process's (bwrap's init, created with --unshare-net).
+    static func networkNamespaceMember(of shim: pid_t) -> pid_t? {
+        guard let own = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net") else { return nil }
+        var queue = [shim]
+        var seen = 0
+        while !queue.isEmpty && seen < 64 {
+            let pid = queue.removeFirst()
+            seen += 1
+            if pid != shim, let net = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net"), net != own {
+                return pid
+            }
+            let children = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+            queue += children.split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+        return nil
+    }
+
     public func listRuntimes() async -> [RuntimeInfo] {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: settings.dataDirectory) else { return [] }
         return entries.sorted().compactMap { entry in
