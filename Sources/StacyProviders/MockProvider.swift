@@ -77,6 +77,8 @@ public final class MockProvider: Provider {
         throw .internal("removing \(sandbox.directory): \(String(describing: lastError))")
     }
 
+    public var configSummary: [String: String] { ["root_dir": rootDirectory, "isolation": "none"] }
+
     /// runtime.md §2.5: the mock has no network of its own; the port is the host's.
     public func openPort(_ runtimeID: String, port: Int) async throws(ProviderError) -> Int32 {
         _ = try lookup(runtimeID)

@@ -168,6 +168,8 @@ public protocol Provider: Sendable {
     /// a connected, blocking socket descriptor the caller owns and closes. Nothing listening is
     /// `.portUnreachable`.
     func openPort(_ runtimeID: String, port: Int) async throws(ProviderError) -> Int32
+    /// Effective settings shown by `GET /providers/{name}`; never secrets.
+    var configSummary: [String: String] { get }
 }
 
 /// Connects a new TCP socket to 127.0.0.1:`port` in the calling thread's network namespace.

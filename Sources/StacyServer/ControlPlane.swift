@@ -22,7 +22,7 @@ public enum ControlPlaneRoutes {
     public static let all: [RouteInfo] = [
         SystemRoutes.health, SystemRoutes.live, SystemRoutes.ready, SystemRoutes.metrics,
         SystemRoutes.prometheus, SystemRoutes.openAPI, SystemRoutes.swagger,
-    ] + SandboxRoutes.all + ExecRoutes.all + FileRoutes.all + EventRoutes.all + AdminRoutes.all + QuotaRoutes.all + TemplateRoutes.all
+    ] + SandboxRoutes.all + ProviderRoutes.all + ExecRoutes.all + FileRoutes.all + EventRoutes.all + AdminRoutes.all + QuotaRoutes.all + TemplateRoutes.all
 
     /// Sorted by path, then method (cli.md, `routes`).
     public static func entries() -> [RouteEntry] {
@@ -73,6 +73,7 @@ public final class ControlPlane: Sendable {
                             manager: manager, events: events)
         var router = Router()
         let routes = SystemRoutes.routes(state, auth: auth) + SandboxRoutes.routes(manager, auth: auth, store: store, warnings: warnings)
+            + ProviderRoutes.routes(manager, auth: auth, store: store)
             + ExecRoutes.routes(manager, auth: auth) + FileRoutes.routes(manager, auth: auth)
             + EventRoutes.routes(manager, auth: auth, hub: events, store: store,
                                  keepalive: UInt64(settings.streamKeepalive.nanoseconds))
@@ -159,6 +160,7 @@ public final class ControlPlane: Sendable {
             throw StartupError("providers.default \(wanted) is not available in this version (use mock or namespace)")
         }
         var warnings: [String] = []
+        var unavailable: [any Provider] = []
         if wanted == "auto" && config.value("providers.namespace.enabled")?.boolValue != false {
             let namespace = NamespaceProvider(settings: namespaceSettings(config))
             guard let problem = selfTest(namespace) else {
@@ -166,12 +168,15 @@ public final class ControlPlane: Sendable {
                 return (ProviderRegistry(providers: [namespace], defaultName: "namespace"), [])
             }
             warnings.append("namespace provider unavailable: \(problem)")
+            // Listed, unhealthy, so GET /providers/namespace says why (issue 4, "auto").
+            namespace.recordSelfTestFailure(problem)
+            unavailable.append(namespace)
         }
         // The key table defaults root_dir to the system temp directory.
         let root = config.value("providers.mock.root_dir")?.stringValue ?? "/tmp"
         let mock = MockProvider(rootDirectory: root, consoleLimit: config.value("providers.mock.console_lines")?.intValue ?? 1000)
         if environment["STACYVM_TESTING"] != "1" { warnings.append("mock provider is the default: no isolation") }
-        return (ProviderRegistry(providers: [mock], defaultName: "mock"), warnings)
+        return (ProviderRegistry(providers: [mock] + unavailable, defaultName: "mock"), warnings)
     }
 
     /// Removes what sandboxes that died while this process was down left behind (bounded wait).

@@ -332,6 +332,192 @@ let openAPIDocumentText = ##"""
         }
       }
     },
+    "/api/v1/providers": {
+      "get": {
+        "tags": [
+          "system"
+        ],
+        "summary": "List providers",
+        "description": "The providers sandboxes run on here, with health (cached 5 s), the default and capabilities.",
+        "operationId": "listProviders",
+        "x-stacyvm-scope": "read:*",
+        "responses": {
+          "200": {
+            "description": "Providers.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "array",
+                  "items": {
+                    "$ref": "#/components/schemas/ProviderInfo"
+                  }
+                },
+                "example": [
+                  {
+                    "name": "namespace",
+                    "healthy": true,
+                    "default": true,
+                    "latency_ms": 0,
+                    "last_checked": "2026-11-29T21:40:00.000Z",
+                    "capabilities": [
+                      "exec",
+                      "exec_stream",
+                      "files",
+                      "console",
+                      "isolation"
+                    ],
+                    "location": "local"
+                  }
+                ]
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/providers/test": {
+      "post": {
+        "tags": [
+          "system"
+        ],
+        "summary": "Re-check every provider now",
+        "description": "Runs every health check now (refreshing the cache) and answers provider name → healthy.",
+        "operationId": "testProviders",
+        "x-stacyvm-scope": "operator:*",
+        "responses": {
+          "200": {
+            "description": "Health by provider.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "additionalProperties": {
+                    "type": "boolean"
+                  }
+                },
+                "example": {
+                  "namespace": true
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/providers/{name}": {
+      "parameters": [
+        {
+          "name": "name",
+          "in": "path",
+          "required": true,
+          "description": "Provider name, e.g. `namespace` or `mock`.",
+          "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64
+          }
+        }
+      ],
+      "get": {
+        "tags": [
+          "system"
+        ],
+        "summary": "One provider",
+        "description": "Health, sandbox count and effective settings (never secrets). A provider that is configured but unavailable (for example `namespace` when `auto` fell back to `mock`) is listed unhealthy with the reason. An unknown name is 404.",
+        "operationId": "getProvider",
+        "x-stacyvm-scope": "read:*",
+        "responses": {
+          "200": {
+            "description": "The provider.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ProviderDetail"
+                },
+                "example": {
+                  "name": "namespace",
+                  "healthy": true,
+                  "default": true,
+                  "sandbox_count": 2,
+                  "health": {
+                    "healthy": true,
+                    "latency_ms": 0,
+                    "last_checked": "2026-11-29T21:40:00.000Z"
+                  },
+                  "config": {
+                    "network": "none",
+                    "seccomp": "default"
+                  }
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
     "/api/v1/openapi.json": {
       "get": {
         "tags": [
@@ -4504,6 +4690,112 @@ let openAPIDocumentText = ##"""
           },
           "owner_id": {
             "type": "string"
+          }
+        }
+      },
+      "ProviderInfo": {
+        "type": "object",
+        "required": [
+          "name",
+          "healthy",
+          "default",
+          "last_checked",
+          "capabilities",
+          "location"
+        ],
+        "properties": {
+          "name": {
+            "type": "string"
+          },
+          "healthy": {
+            "type": "boolean"
+          },
+          "default": {
+            "type": "boolean",
+            "description": "This is `providers.default` as in effect."
+          },
+          "latency_ms": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 0
+          },
+          "last_checked": {
+            "$ref": "#/components/schemas/Timestamp"
+          },
+          "error": {
+            "type": "string",
+            "description": "Why the provider is unhealthy; omitted when healthy."
+          },
+          "capabilities": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "location": {
+            "type": "string",
+            "enum": [
+              "local",
+              "remote",
+              "both"
+            ]
+          }
+        }
+      },
+      "ProviderDetail": {
+        "type": "object",
+        "required": [
+          "name",
+          "healthy",
+          "default",
+          "sandbox_count",
+          "health",
+          "config"
+        ],
+        "properties": {
+          "name": {
+            "type": "string"
+          },
+          "healthy": {
+            "type": "boolean"
+          },
+          "default": {
+            "type": "boolean"
+          },
+          "sandbox_count": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Sandboxes on this provider that are not destroyed."
+          },
+          "health": {
+            "type": "object",
+            "required": [
+              "healthy",
+              "last_checked"
+            ],
+            "properties": {
+              "healthy": {
+                "type": "boolean"
+              },
+              "latency_ms": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0
+              },
+              "last_checked": {
+                "$ref": "#/components/schemas/Timestamp"
+              },
+              "error": {
+                "type": "string"
+              }
+            }
+          },
+          "config": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            },
+            "description": "Effective settings; secrets are never included."
           }
         }
       }

@@ -107,5 +107,11 @@ final class NamespaceAPITests: XCTestCase {
         XCTAssertEqual(try JanssonDecoder().decode(Sandbox.self, from: spawned.body).provider, "mock")
         let health = try rawRequest(port: port, path: "/api/v1/health").text
         XCTAssertTrue(health.contains("namespace provider unavailable") && health.contains("not searchable"), health)
+        let detail = try rawRequest(port: port, path: "/api/v1/providers/namespace")
+        XCTAssertEqual(detail.status, 200, detail.text)
+        let namespace = try JanssonDecoder().decode(ProviderDetail.self, from: detail.body)
+        XCTAssertFalse(namespace.healthy)
+        XCTAssertFalse(namespace.isDefault)
+        XCTAssertTrue(namespace.health.error?.contains("not searchable") == true, detail.text)
     }
 }

@@ -19,6 +19,7 @@ public final class NamespaceProvider: Provider {
     /// Sandbox IDs being spawned, so a concurrent spawn of the same ID waits instead of racing.
     private let spawning = Mutex<Set<String>>([])
     private let seccompWritten = Mutex(false)
+    private let selfTestFailure = Mutex<String?>(nil)
     /// Measured bytes of each sandbox's writable state and when (monotonic ns), for the soft cap.
     private let diskUsage = Mutex<[String: (Int64, Int64)]>([:])
 
@@ -93,7 +94,12 @@ public final class NamespaceProvider: Provider {
 
     /// Why this provider cannot run sandboxes now, or nil: the host, the limits, the uid range.
     public func problem() -> String? {
-        Self.hostProblem(settings) ?? limitsProblem() ?? uidRangeProblem()
+        Self.hostProblem(settings) ?? limitsProblem() ?? uidRangeProblem() ?? selfTestFailure.withLock { $0 }
+    }
+
+    /// Set when the startup self-test failed, so health (and GET /providers/{name}) says why.
+    public func recordSelfTestFailure(_ problem: String) {
+        selfTestFailure.withLock { $0 = problem }
     }
 
     /// Sandbox uids are `subuid_base + slot`: two processes on one host with the same base would
@@ -405,6 +411,18 @@ public final class NamespaceProvider: Provider {
             removed.append(entry)
         }
         return removed
+    }
+
+    public var configSummary: [String: String] {
+        var summary = ["data_dir": settings.dataDirectory, "image_dir": settings.imageDirectory,
+                       "image_fallback": settings.imageFallback, "subuid_base": String(settings.subuidBase),
+                       "network": settings.network, "seccomp": settings.seccomp ? "default" : "off",
+                       "upper": settings.upper, "disk_mb": String(settings.diskMB), "pids_max": String(settings.pidsMax),
+                       "console_lines": String(settings.consoleLines), "bwrap": settings.bwrapPath]
+        for controller in ["memory", "pids", "cpu"] {
+            summary["cgroup_" + controller] = settings.limits ? (cgroupLayout.version(of: controller) ?? "unavailable") : "off"
+        }
+        return summary
     }
 
     /// Previews (runtime.md §2.6): a socket created by a thread that entered the sandbox's network
