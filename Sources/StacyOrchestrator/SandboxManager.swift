@@ -329,8 +329,9 @@ public final class SandboxManager: Sendable {
         let record = try liveRecord(id, principal: principal)
         let now = try storeCall { try store.now() }
         let base = mode == "add" ? max(now, record.expiresAt ?? now) : now
-        let expiresAt = base + ttl.nanoseconds / 1_000_000
-        if settings.maxTTL.nanoseconds > 0 && (expiresAt - now) * 1_000_000 > settings.maxTTL.nanoseconds {
+        let (expiresAt, past) = base.addingReportingOverflow(ttl.nanoseconds / 1_000_000)
+        guard !past else { throw .badRequest("ttl takes the expiry beyond representable time") }
+        if settings.maxTTL.nanoseconds > 0 && expiresAt - now > settings.maxTTL.nanoseconds / 1_000_000 {
             throw .resourceLimit("new expiry is more than \(settings.maxTTL) away")
         }
         let extended = try storeCall { try store.setSandboxExpiry(id: id, expiresAt: expiresAt) }

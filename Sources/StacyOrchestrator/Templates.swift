@@ -43,7 +43,12 @@ extension SandboxManager {
         guard (1...settings.maxVCPUs).contains(vcpus) else { throw .badRequest("vcpus must be between 1 and \(settings.maxVCPUs)") }
         let ttlText: String
         if let ttl = request.ttl { ttlText = ttl }
-        else if let seconds = request.ttlSeconds { ttlText = GoDuration(nanoseconds: Int64(seconds) * GoDuration.second).description }
+        else if let seconds = request.ttlSeconds {
+            // Client input: a huge value must be a 400, not an overflow trap.
+            let (nanoseconds, overflow) = Int64(seconds).multipliedReportingOverflow(by: GoDuration.second)
+            guard seconds > 0, !overflow else { throw .badRequest("ttl_seconds must be a positive number of seconds") }
+            ttlText = GoDuration(nanoseconds: nanoseconds).description
+        }
         else { ttlText = "30m" }
         guard let ttl = try positiveDuration(ttlText, field: "ttl") else { throw .badRequest("ttl is required") }
         if settings.maxTTL.nanoseconds > 0 && ttl > settings.maxTTL { throw .badRequest("ttl exceeds the maximum \(settings.maxTTL)") }

@@ -123,6 +123,9 @@ final class SandboxAPITests: XCTestCase {
         XCTAssertEqual(try call("POST", "/api/v1/sandboxes/\(sandbox.id)/extend", json: #"{"ttl":"1h","mode":"add"}"#).status, 429)
         XCTAssertEqual(try call("POST", "/api/v1/sandboxes/\(sandbox.id)/extend", json: #"{}"#).status, 400)
         XCTAssertEqual(try call("POST", "/api/v1/sandboxes/\(sandbox.id)/extend", json: #"{"ttl":"1m","mode":"double"}"#).status, 400)
+        // The largest duration, added to an expiry: refused, not an arithmetic overflow.
+        XCTAssertEqual(try call("POST", "/api/v1/sandboxes/\(sandbox.id)/extend", json: #"{"ttl":"2562047h","mode":"add"}"#).status, 429)
+        XCTAssertEqual(try call("GET", "/api/v1/sandboxes/\(sandbox.id)").status, 200, "the server is still up")
     }
 
     func testPruneDestroysExpiredOnly() throws {

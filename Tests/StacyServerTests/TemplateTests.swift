@@ -50,7 +50,10 @@ final class TemplateTests: XCTestCase {
     func testValidation() throws {
         for body in [#"{"name":"bad name","image":"x"}"#, #"{"name":"ok"}"#, #"{"name":"ok","image":"x","ttl":"0s"}"#,
                      #"{"name":"ok","image":"x","on_drain":"later"}"#, #"{"name":"ok","image":"x","provider":"docker"}"#,
-                     #"{"name":"ok","image":"x","env":{"9X":"1"}}"#] {
+                     #"{"name":"ok","image":"x","env":{"9X":"1"}}"#,
+                     // found by schemathesis: an overflowing ttl_seconds crashed the server
+                     #"{"name":"ok","image":"x","ttl_seconds":-1937988094538031}"#,
+                     #"{"name":"ok","image":"x","ttl_seconds":9223372036854775807}"#] {
             XCTAssertEqual(try call("POST", "/api/v1/templates", json: body).status, 400, body)
         }
         XCTAssertEqual(try decode([Template].self, call("GET", "/api/v1/templates")).count, 0)
