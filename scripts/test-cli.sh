@@ -150,6 +150,74 @@ check "exec after kill prints error: NOT_FOUND" contains "$out" "error: NOT_FOUN
 out=$("$bin" list --server http://127.0.0.1:1 2>&1); code=$?
 check "list against a closed port exits 1 with CONNECTION_ERROR" bash -c '[ "$1" -eq 1 ] && [[ $2 == *"error: CONNECTION_ERROR"* ]]' _ "$code" "$out"
 kill -TERM "$server_pid"; wait "$server_pid"; server_pid=""
+
+# client --verbose and list paging, against a server with an API key and an admin key
+port=$(free_port)
+export STACYVM_SERVER=http://127.0.0.1:$port
+key=cli-verbose-api-key-0123456789abcdef
+admin=cli-verbose-admin-key-0123456789abcdef
+STACYVM_AUTH_API_KEY=$key STACYVM_AUTH_ADMIN_API_KEY=$admin STACYVM_DATABASE_PATH=$work/paging.db \
+  STACYVM_PROVIDERS_DEFAULT=mock STACYVM_PROVIDERS_MOCK_ROOT_DIR=$work/mock-paging \
+  "$bin" serve --port "$port" >paging-serve.log 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do curl -sf "$STACYVM_SERVER/api/v1/live" >/dev/null && break; sleep 0.1; done
+out=$("$bin" list -v --api-key "$key" -o json 2>verbose.err); code=$?
+check "list -v exits 0" [ "$code" -eq 0 ]
+check "list -v logs the request line with its status to stderr" \
+  grep -q "^stacyvm: GET $STACYVM_SERVER/api/v1/sandboxes -> 200 ([0-9]* ms)" verbose.err
+check "list -v shows the API key header redacted" grep -q 'X-API-Key: \[redacted\]' verbose.err
+check "list -v never prints the API key" bash -c '! grep -q -- "$1" verbose.err' _ "$key"
+check "list -v keeps stdout JSON only" [ "$out" = "[]" ]
+"$bin" list --api-key "$key" -o json >/dev/null 2>quiet.err
+check "list without -v logs nothing" [ ! -s quiet.err ]
+"$bin" list --verbose --api-key wrong-key-value-zz -o json >/dev/null 2>verbose.err; code=$?
+check "list --verbose with a bad key exits 1 and logs the 401" \
+  bash -c '[ "$1" -eq 1 ] && grep -q "^stacyvm: GET .* -> 401 (" verbose.err' _ "$code"
+check "list --verbose never prints a rejected key" bash -c '! grep -q wrong-key-value-zz verbose.err'
+"$bin" templates list -v --admin-key "$admin" -o json >/dev/null 2>verbose.err; code=$?
+check "templates list -v logs with the admin key redacted" \
+  bash -c '[ "$1" -eq 0 ] && grep -q "^stacyvm: GET .*/api/v1/templates -> 200 (.*X-Admin-API-Key: \[redacted\]" verbose.err' _ "$code"
+check "templates list -v never prints the admin key" bash -c '! grep -q -- "$1" verbose.err' _ "$admin"
+"$bin" list -v --server http://127.0.0.1:1 --api-key "$key" >/dev/null 2>verbose.err
+check "list -v against a closed port logs CONNECTION_ERROR" grep -q '^stacyvm: GET http://127.0.0.1:1/api/v1/sandboxes -> CONNECTION_ERROR' verbose.err
+ids=()
+for n in 1 2 3 4 5; do
+  out=$("$bin" spawn -v --api-key "$key" --ttl 10m -o table 2>spawn.err) && ids+=("$out")
+done
+check "spawned 5 sandboxes" [ "${#ids[@]}" -eq 5 ]
+check "spawn -v logs the POST with its status" grep -q "^stacyvm: POST $STACYVM_SERVER/api/v1/sandboxes -> 201 (" spawn.err
+"$bin" exec -v --stream --api-key "$key" "${ids[0]}" echo hi >exec.out 2>exec.err; code=$?
+check "exec --stream -v still exits 0 and prints the output" bash -c '[ "$1" -eq 0 ] && [ "$(cat exec.out)" = hi ]' _ "$code"
+check "exec --stream -v logs the request when the head arrives" \
+  grep -q "^stacyvm: POST $STACYVM_SERVER/api/v1/sandboxes/${ids[0]}/exec -> 200 ([0-9]* ms, stream head)" exec.err
+check "exec --stream -v never prints the API key" bash -c '! grep -q -- "$1" exec.err' _ "$key"
+count() { python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+out=$("$bin" list --api-key "$key" --limit 3 -o json); code=$?
+check "list --limit 3 exits 0" [ "$code" -eq 0 ]
+check "list --limit 3 prints exactly 3 of 5" [ "$(count <<<"$out")" = 3 ]
+out=$("$bin" list --api-key "$key" --limit 3 -o table)
+check "list --limit 3 -o table prints a header and 3 rows" [ "$(wc -l <<<"$out")" -eq 4 ]
+out=$(STACYVM_CLI_PAGE_SIZE=2 "$bin" list -v --api-key "$key" --limit 5 -o json 2>verbose.err)
+check "list --limit 5 in pages of 2 prints 5" [ "$(count <<<"$out")" = 5 ]
+check "list --limit 5 in pages of 2 prints 5 distinct sandboxes" \
+  [ "$(python3 -c 'import json,sys; print(len({s["id"] for s in json.load(sys.stdin)}))' <<<"$out")" = 5 ]
+check "list --limit 5 in pages of 2 makes 3 requests" [ "$(grep -c '^stacyvm: GET ' verbose.err)" -eq 3 ]
+check "list --limit 5 pages follow next_cursor" \
+  bash -c 'grep -q "?limit=2 -> 200" verbose.err && [ "$(grep -c "?limit=[0-9]*&cursor=[A-Za-z0-9_-]* -> 200" verbose.err)" -eq 2 ]'
+out=$("$bin" list -v --api-key "$key" --limit 150 -o json 2>verbose.err)
+check "list --limit 150 against 5 prints 5" [ "$(count <<<"$out")" = 5 ]
+check "list --limit 150 takes one request of limit=100" \
+  bash -c '[ "$(grep -c "^stacyvm: GET " verbose.err)" -eq 1 ] && grep -q "/api/v1/sandboxes?limit=100 -> 200" verbose.err'
+out=$("$bin" list --api-key "$key" --state running --limit 5 -o json)
+check "list --state running --limit 5 prints 5" [ "$(count <<<"$out")" = 5 ]
+"$bin" kill --api-key "$key" "${ids[0]}" >/dev/null
+out=$("$bin" list --api-key "$key" -o json)
+check "list without --limit excludes the destroyed sandbox" [ "$(count <<<"$out")" = 4 ]
+out=$("$bin" list --admin-key "$admin" --all --limit 10 -o json)
+check "list --all --limit 10 (admin) includes the destroyed sandbox" contains "$out" "\"id\":\"${ids[0]}\""
+"$bin" list --api-key "$key" --limit 0 >/dev/null 2>&1; code=$?
+check "list --limit 0 is a usage error (exit 2)" [ "$code" -eq 2 ]
+kill -TERM "$server_pid"; wait "$server_pid"; server_pid=""
 unset STACYVM_SERVER
 
 # images (offline): list, import, list again, a second import of the same name

@@ -128,10 +128,39 @@ struct ListCommand: ParsableCommand {
 
     @OptionGroup var client: ClientOptions
     @Option(help: "Request timeout.") var timeout: String = "30s"
+    @Option(help: "Only sandboxes in this state.") var state: String?
+    @Flag(help: "Include destroyed sandboxes (operator).") var all = false
+    @Option(help: "At most N sandboxes, fetched page by page.") var limit: Int?
 
     func run() throws {
+        if let limit, limit < 1 {
+            printError("error: --limit must be at least 1")
+            throw Exit.usage
+        }
         let api = client.client(timeout: try parseTimeout(timeout))
-        let sandboxes = try runClient { try await api.listSandboxes() }
+        let (state, all) = (self.state, self.all)
+        let sandboxes: [Sandbox]
+        if let limit {
+            // Pages of at most 100 (STACYVM_CLI_PAGE_SIZE, for tests), following next_cursor until
+            // `limit` sandboxes are collected or the last page.
+            var pageSize = 100
+            if let text = clientEnvironment()["STACYVM_CLI_PAGE_SIZE"], let size = Int(text), (1...1000).contains(size) {
+                pageSize = size
+            }
+            sandboxes = try runClient { [pageSize] in
+                var collected: [Sandbox] = []
+                var cursor: String?
+                repeat {
+                    let page = try await api.listSandboxesPage(state: state, includeDestroyed: all,
+                                                               limit: min(limit - collected.count, pageSize), cursor: cursor)
+                    collected += page.items.prefix(limit - collected.count)
+                    cursor = page.items.isEmpty ? nil : page.nextCursor
+                } while collected.count < limit && cursor != nil
+                return collected
+            }
+        } else {
+            sandboxes = try runClient { try await api.listSandboxes(state: state, includeDestroyed: all) }
+        }
         if client.json {
             try printJSON(sandboxes)
             return

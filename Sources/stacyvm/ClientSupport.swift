@@ -23,6 +23,8 @@ struct ClientOptions: ParsableArguments {
     var tenant: String?
     @Option(name: [.short, .customLong("output")], help: "table or json (default: table on a TTY, else json).")
     var output: String?
+    @Flag(name: [.short, .long], help: "Log each request to stderr (method, URL, status, ms; secrets redacted).")
+    var verbose = false
 
     func validate() throws {
         if let output, output != "table", output != "json" {
@@ -41,8 +43,13 @@ struct ClientOptions: ParsableArguments {
         return StacyVMClient(baseURL: server ?? env["STACYVM_SERVER"] ?? "http://127.0.0.1:7423",
                              apiKey: apiKey ?? env["STACYVM_API_KEY"], adminKey: adminKey ?? env["STACYVM_ADMIN_API_KEY"],
                              userID: user ?? env["STACYVM_USER_ID"], tenantID: tenant ?? env["STACYVM_TENANT_ID"],
-                             timeout: seconds)
+                             timeout: seconds, onRequest: verbose ? logRequest : nil)
     }
+}
+
+/// `--verbose`: one line per request on stderr. The log arrives redacted (`RequestLog.redact`).
+func logRequest(_ log: RequestLog) {
+    writeFD(2, "stacyvm: " + log.line + "\n")
 }
 
 /// Reads the environment without Foundation.
