@@ -250,5 +250,13 @@ out=$(STACYVM_PROVIDERS_NAMESPACE_IMAGE_FALLBACK= "$bin" images list)
 check "images list with an empty fallback says unknown images are refused" contains "$out" "fallback: none (unknown images are refused)"
 unset STACYVM_PROVIDERS_NAMESPACE_IMAGE_DIR
 
+
+# usage errors exit 2 (cli.md §1)
+"$bin" list -o xml >/dev/null 2>&1; code=$?
+check "a bad option value is a usage error (exit 2)" [ "$code" -eq 2 ]
+"$bin" spawn --no-such-flag >/dev/null 2>&1; code=$?
+check "an unknown flag is a usage error (exit 2)" [ "$code" -eq 2 ]
+out=$("$bin" --help 2>&1); code=$?
+check "--help still exits 0" [ "$code" -eq 0 ]
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
