@@ -188,10 +188,8 @@ public final class MockProvider: Provider {
 
     /// Validates the spec and builds the host launch: cwd, environment and executable.
     private func prepare(_ sandbox: MockSandbox, _ spec: ExecSpec) throws(ProviderError) -> ProcessLaunch {
-        guard let command = spec.argv.first, !command.isEmpty else { throw .invalidInput("argv is empty") }
-        if spec.argv.contains(where: { $0.utf8.contains(0) }) { throw .invalidInput("argv contains NUL") }
-        if spec.timeoutNanos <= 0 { throw .invalidInput("timeout must be positive") }
-        let workdir = try SandboxPath.normalize(spec.workdir.isEmpty ? SandboxPath.workspace : spec.workdir)
+        let workdir = try spec.validated()
+        let command = spec.argv[0]
         do throws(ProviderError) {
             guard try sandbox.files.stat(workdir).isDir else { throw .invalidInput("workdir is not a directory: \(workdir)") }
         } catch {
@@ -201,7 +199,7 @@ public final class MockProvider: Provider {
         let cwd = workdir == "/" ? sandbox.directory : sandbox.directory + workdir
 
         // Base env of runtime.md §4 with the mock's host-facing overrides; nothing inherited.
-        var env: [String: String] = [
+        let env = try spec.environment(over: [
             "PATH": getenv("PATH").map { String(cString: $0) } ?? Self.basePath,
             "HOME": sandbox.directory,
             "LANG": "C.UTF-8",
@@ -209,13 +207,7 @@ public final class MockProvider: Provider {
             "STACYVM_SANDBOX_ID": sandbox.id,
             "WORKSPACE": sandbox.directory + "/workspace",
             "SANDBOX_ROOT": sandbox.directory,
-        ]
-        for (key, value) in spec.env {
-            if key.isEmpty || key.contains("=") || key.utf8.contains(0) || value.utf8.contains(0) {
-                throw .invalidInput("invalid environment variable name or value: \(key)")
-            }
-            env[key] = value
-        }
+        ])
         guard let executable = ProcessRunner.resolveExecutable(command, path: env["PATH"] ?? "", cwd: cwd) else {
             throw .invalidInput("command not found: \(command)")
         }

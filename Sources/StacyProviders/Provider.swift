@@ -63,6 +63,29 @@ public struct ExecSpec: Sendable {
     }
 }
 
+extension ExecSpec {
+    /// The checks every provider applies before running anything: a non-empty argv without NUL,
+    /// a positive timeout; returns the normalised workdir.
+    func validated() throws(ProviderError) -> String {
+        guard let command = argv.first, !command.isEmpty else { throw .invalidInput("argv is empty") }
+        if argv.contains(where: { $0.utf8.contains(0) }) { throw .invalidInput("argv contains NUL") }
+        if timeoutNanos <= 0 { throw .invalidInput("timeout must be positive") }
+        return try SandboxPath.normalize(workdir.isEmpty ? SandboxPath.workspace : workdir)
+    }
+
+    /// `base` overlaid with the spec's env (runtime.md §4: later wins), names and values checked.
+    func environment(over base: [String: String]) throws(ProviderError) -> [String: String] {
+        var merged = base
+        for (key, value) in env {
+            if key.isEmpty || key.contains("=") || key.utf8.contains(0) || value.utf8.contains(0) {
+                throw .invalidInput("invalid environment variable name or value: \(key)")
+            }
+            merged[key] = value
+        }
+        return merged
+    }
+}
+
 public struct ExecResult: Sendable {
     public var exitCode: Int
     public var stdout: [UInt8]

@@ -12,16 +12,8 @@ final class MockProviderTests: XCTestCase {
 
     /// runtime.md §2.5: the mock's openPort is the host's own loopback port.
     func testOpenPortConnectsToTheHostLoopback() async throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
-        listen(listener, 4)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
-        let port = Int(UInt16(bigEndian: address.sin_port))
+        let listener = LoopbackListener()
+        let port = listener.port
         let fd = try await provider.openPort(id, port: port)
         XCTAssertGreaterThanOrEqual(fd, 0)
         close(fd)

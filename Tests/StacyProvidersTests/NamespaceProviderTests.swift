@@ -163,16 +163,8 @@ final class NamespaceIsolationTests: XCTestCase {
 
     func testLoopbackOnlyNetworkCannotReachHostServices() async throws {
         // A listener on the host's loopback; the sandbox has its own network namespace.
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
-        listen(listener, 4)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
-        let port = UInt16(bigEndian: address.sin_port)
+        let listener = LoopbackListener()
+        let port = listener.port
 
         let id = try await spawn()
         let interfaces = out(try await sh(id, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '"))

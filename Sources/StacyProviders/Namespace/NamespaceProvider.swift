@@ -533,18 +533,9 @@ public final class NamespaceProvider: Provider {
     }
 
     private func makeRequest(_ sandbox: NamespaceSandbox, _ spec: ExecSpec) throws(ProviderError) -> AgentExecRequest {
-        guard let command = spec.argv.first, !command.isEmpty else { throw .invalidInput("argv is empty") }
-        if spec.argv.contains(where: { $0.utf8.contains(0) }) { throw .invalidInput("argv contains NUL") }
-        if spec.timeoutNanos <= 0 { throw .invalidInput("timeout must be positive") }
-        let workdir = try SandboxPath.normalize(spec.workdir.isEmpty ? SandboxPath.workspace : spec.workdir)
-        var env: [String: String] = ["PATH": Self.basePath, "HOME": "/root", "LANG": "C.UTF-8",
-                                     "TERM": "xterm-256color", "STACYVM_SANDBOX_ID": sandbox.id]
-        for (key, value) in spec.env {
-            if key.isEmpty || key.contains("=") || key.utf8.contains(0) || value.utf8.contains(0) {
-                throw .invalidInput("invalid environment variable name or value: \(key)")
-            }
-            env[key] = value
-        }
+        let workdir = try spec.validated()
+        let env = try spec.environment(over: ["PATH": Self.basePath, "HOME": "/root", "LANG": "C.UTF-8",
+                                              "TERM": "xterm-256color", "STACYVM_SANDBOX_ID": sandbox.id])
         return AgentExecRequest(argv: spec.argv, environment: env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
                                 workdir: workdir, stdin: spec.stdin, timeoutNanos: spec.timeoutNanos)
     }
