@@ -73,7 +73,7 @@ public final class ControlPlane: Sendable {
                             manager: manager, events: events)
         var router = Router()
         let routes = SystemRoutes.routes(state, auth: auth) + SandboxRoutes.routes(manager, auth: auth, store: store, warnings: warnings)
-            + ProviderRoutes.routes(manager, auth: auth, store: store)
+            + ProviderRoutes.routes(manager, auth: auth, store: store, cache: state.providerHealth)
             + ExecRoutes.routes(manager, auth: auth) + FileRoutes.routes(manager, auth: auth)
             + EventRoutes.routes(manager, auth: auth, hub: events, store: store,
                                  keepalive: UInt64(settings.streamKeepalive.nanoseconds))

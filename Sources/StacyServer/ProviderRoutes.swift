@@ -14,8 +14,7 @@ enum ProviderRoutes {
 
     static let all = [list, get, test]
 
-    static func routes(_ manager: SandboxManager, auth: Authenticator, store: any Store) -> [Route] {
-        let cache = HealthCache()
+    static func routes(_ manager: SandboxManager, auth: Authenticator, store: any Store, cache: HealthCache) -> [Route] {
         let registry = manager.registry
         return [
             Route(list, handler: .async { request in

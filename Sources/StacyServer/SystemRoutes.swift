@@ -15,6 +15,8 @@ final class SystemState: Sendable {
     let warnings: [String]
     let httpStats: HTTPStats
     let healthBody = KeyedCache<Int64, [UInt8]>()
+    /// Provider health, shared with the provider routes (5 s, api.md §8.3).
+    let providerHealth = HealthCache()
 
     let manager: SandboxManager
     let events: EventHub
@@ -76,7 +78,7 @@ enum SystemRoutes {
             Route(live, handler: .sync { _ in
                 .json(LiveResponse(version: BuildInfo.version, uptime: state.uptimeText))
             }),
-            Route(ready, handler: .sync { _ in readiness(state) }),
+            Route(ready, handler: .async { _ in await readiness(state) }),
             Route(metrics, handler: .async { request in
                 _ = try auth.authorize(request, metrics)
                 return .json(await metricsBody(state))
@@ -96,9 +98,9 @@ enum SystemRoutes {
         HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: .bytes(state.openAPIDocument))
     }
 
-    /// 503 with the readiness body (not the envelope, api.md §2) when the store is unreachable
-    /// or migrations are pending. No provider subsystem exists yet, so providers are not counted.
-    private static func readiness(_ state: SystemState) -> HTTPResponse {
+    /// 503 with the readiness body (not the envelope, api.md §2) when the store is unreachable,
+    /// migrations are pending or no provider is healthy.
+    private static func readiness(_ state: SystemState) async -> HTTPResponse {
         var storeCheck = "ok"
         var migrationCheck = "ok"
         do {
@@ -110,9 +112,17 @@ enum SystemRoutes {
             storeCheck = "unreachable"
             migrationCheck = "unknown"
         }
-        let ready = storeCheck == "ok" && migrationCheck == "ok"
+        var providers: [ProviderHealth] = []
+        for provider in state.manager.registry.all {
+            let (report, _) = await state.providerHealth.health(of: provider)
+            providers.append(ProviderHealth(name: provider.name, healthy: report.healthy, latencyMs: report.latencyMillis,
+                                            error: report.error))
+        }
+        let healthy = providers.filter(\.healthy).count
+        let ready = storeCheck == "ok" && migrationCheck == "ok" && healthy > 0
         let body = ReadyResponse(status: ready ? "ready" : "not_ready", version: BuildInfo.version,
-                                 uptime: state.uptimeText, providers: [], readyProviders: 0, totalProviders: 0,
+                                 uptime: state.uptimeText, providers: providers, readyProviders: healthy,
+                                 totalProviders: providers.count,
                                  checks: ReadinessChecks(store: storeCheck, migrations: migrationCheck))
         return .json(body, status: ready ? 200 : 503)
     }

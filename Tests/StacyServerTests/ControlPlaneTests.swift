@@ -71,6 +71,9 @@ final class ControlPlaneTests: XCTestCase {
         let ready = try JanssonDecoder().decode(ReadyResponse.self, from: response.body)
         XCTAssertEqual(ready.status, "ready")
         XCTAssertEqual(ready.checks, ReadinessChecks(store: "ok", migrations: "ok"))
+        XCTAssertEqual(ready.providers.map(\.name), ["mock"])
+        XCTAssertEqual(ready.readyProviders, 1)
+        XCTAssertEqual(ready.totalProviders, 1)
     }
 
     func testReadyIs503WithPendingMigrations() throws {
