@@ -91,6 +91,16 @@ extension SandboxManager {
         public let stderrTruncated: Bool
     }
 
+    /// What the provider would refuse before running anything, as the plain error a stream must
+    /// answer with before its first byte (api.md §6.3).
+    public func checkExec(_ prepared: PreparedExec) async throws(APIError) {
+        do {
+            try await prepared.provider.checkExec(prepared.runtimeID, prepared.spec)
+        } catch {
+            throw error.apiError
+        }
+    }
+
     /// Runs to completion; a timeout is 408 (api.md §6.2).
     public func exec(_ prepared: PreparedExec) async throws(APIError) -> SyncExecOutcome {
         let release = try admitExec(prepared.sandbox)

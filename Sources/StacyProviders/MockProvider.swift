@@ -77,6 +77,10 @@ public final class MockProvider: Provider {
         throw .internal("removing \(sandbox.directory): \(String(describing: lastError))")
     }
 
+    public func checkExec(_ runtimeID: String, _ spec: ExecSpec) async throws(ProviderError) {
+        _ = try prepare(try lookup(runtimeID), spec)
+    }
+
     public var configSummary: [String: String] { ["root_dir": rootDirectory, "isolation": "none"] }
 
     /// runtime.md §2.5: the mock has no network of its own; the port is the host's.

@@ -193,6 +193,10 @@ public protocol Provider: Sendable {
     func openPort(_ runtimeID: String, port: Int) async throws(ProviderError) -> Int32
     /// Effective settings shown by `GET /providers/{name}`; never secrets.
     var configSummary: [String: String] { get }
+    /// What `exec` would refuse before running anything (bad argv or env, missing workdir or
+    /// command), checked without running it, so a stream can still answer with a plain 4xx
+    /// (api.md §6.3: errors found before the first byte use normal statuses).
+    func checkExec(_ runtimeID: String, _ spec: ExecSpec) async throws(ProviderError)
 }
 
 /// Connects a new TCP socket to 127.0.0.1:`port` in the calling thread's network namespace.

@@ -25,7 +25,10 @@ enum ExecRoutes {
                 let caller = try auth.authorize(request, exec, sandboxIn: manager)
                 let body = try request.decodeJSON(ExecRequest.self)
                 let prepared = try await manager.prepareExec(request.pathParameter("id"), body, principal: caller)
-                if body.stream == true { return try stream(prepared, manager) }
+                if body.stream == true {
+                    try await manager.checkExec(prepared)
+                    return try stream(prepared, manager)
+                }
                 let outcome = try await manager.exec(prepared)
                 var response = HTTPResponse.json(outcome.response)
                 if outcome.stdoutTruncated { response.headers.append(("X-Stacyvm-Stdout-Truncated", "true")) }

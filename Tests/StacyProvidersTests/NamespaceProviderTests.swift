@@ -649,6 +649,13 @@ final class NamespaceIsolationTests: XCTestCase {
         XCTAssertTrue(Self.isInvalidInput(badWorkdir), "\(String(describing: badWorkdir))")
         let badCommand = await failure { try await self.provider.exec(id, ExecSpec(argv: ["no-such-command-xyz"])) }
         XCTAssertTrue(Self.isInvalidInput(badCommand), "\(String(describing: badCommand))")
+        // The same refusal before anything runs (what a stream answers with a plain 400).
+        let checked = await failure { () async throws -> Int in
+            try await self.provider.checkExec(id, ExecSpec(argv: ["true"], workdir: "/nope"))
+            return 0
+        }
+        XCTAssertTrue(Self.isInvalidInput(checked), "\(String(describing: checked))")
+        try await provider.checkExec(id, ExecSpec(argv: ["true"], workdir: "/tmp"))
         let env = try await provider.exec(id, ExecSpec(argv: ["/bin/sh", "-c", "echo $STACYVM_SANDBOX_ID $HOME $GREETING; pwd"],
                                                       env: ["GREETING": "hi"], workdir: "/tmp"))
         XCTAssertEqual(out(env), "\(id) /root hi\n/tmp")

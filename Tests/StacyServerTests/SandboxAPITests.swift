@@ -236,6 +236,17 @@ final class SandboxAPITests: XCTestCase {
         XCTAssertEqual(exit.exitCode, 4)
     }
 
+    /// api.md §6.3: what is wrong before the first byte gets a plain status, streams included.
+    func testStreamRefusedBeforeItStartsIsAPlain400() throws {
+        let id = try spawn().id
+        for body in [#"{"command":"true","stream":true,"workdir":"/nope"}"#,
+                     #"{"command":"no-such-command-xyz","mode":"argv","stream":true}"#] {
+            let response = try exec(id, body)
+            XCTAssertEqual(response.status, 400, body)
+            XCTAssertEqual(code(response), "BAD_REQUEST", body)
+        }
+    }
+
     func testStreamTimeoutEndsWithTimedOutExitFrame() throws {
         let id = try spawn().id
         let response = try exec(id, #"{"command":"sleep 30","stream":true,"timeout":"300ms"}"#)

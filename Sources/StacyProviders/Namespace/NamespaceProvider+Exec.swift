@@ -58,6 +58,19 @@ extension NamespaceProvider {
         }
     }
 
+    /// The argv/env/workdir checks, and the workdir's existence asked of the agent. (A missing
+    /// command still surfaces in the exit frame: resolving it needs the sandbox's PATH lookup.)
+    public func checkExec(_ runtimeID: String, _ spec: ExecSpec) async throws(ProviderError) {
+        let request = try makeRequest(try lookup(runtimeID), spec)
+        let info: FileInfo
+        do {
+            info = try await stat(runtimeID, path: request.workdir)
+        } catch .fileNotFound {
+            throw .invalidInput("workdir does not exist: \(request.workdir)")
+        }
+        guard info.isDir else { throw .invalidInput("workdir is not a directory: \(request.workdir)") }
+    }
+
     private func makeRequest(_ sandbox: NamespaceSandbox, _ spec: ExecSpec) throws(ProviderError) -> AgentExecRequest {
         let workdir = try spec.validated()
         let env = try spec.environment(over: ["PATH": Self.basePath, "HOME": "/root", "LANG": "C.UTF-8",
