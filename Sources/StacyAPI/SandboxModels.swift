@@ -1,5 +1,3 @@
-import StacyJSON
-
 /// Wire types of the sandbox, exec and file routes (api.md §5, §6, §9). Field order is the
 /// documented key order; optional fields are omitted when nil.
 
@@ -300,30 +298,4 @@ public struct SandboxStatsResponse: Codable, Sendable, Equatable {
 public struct PoolStatus: Codable, Sendable, Equatable {
     public var enabled: Bool
     public init(enabled: Bool) { self.enabled = enabled }
-}
-
-extension Sandbox: DirectJSONEncodable {
-    /// The hot GET/list path: the same bytes as the Codable encoding (CodingKeys order), written
-    /// directly (`Tests/StacyJSONTests` pins the equality).
-    public func writeJSON(to writer: inout JSONWriter) {
-        writer.beginObject()
-        writer.field("id", id)
-        writer.field("state", state)
-        writer.field("state_reason", stateReason)
-        writer.field("provider", provider)
-        writer.field("image", image)
-        writer.field("memory_mb", memoryMB)
-        writer.field("vcpus", vcpus)
-        writer.field("owner_id", ownerID)
-        writer.field("tenant_id", tenantID)
-        writer.field("template", template)
-        writer.field("vm_id", vmID)
-        writer.field("worker_id", workerID)
-        writer.field("created_at", createdAt)
-        writer.field("updated_at", updatedAt)
-        writer.field("expires_at", expiresAt)
-        writer.field("metadata", metadata)
-        writer.field("preview_domain", previewDomain)
-        writer.endObject()
-    }
 }

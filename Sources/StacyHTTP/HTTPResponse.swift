@@ -26,11 +26,6 @@ public struct HTTPResponse: Sendable {
     /// A JSON body. Encoding failures become a 500 envelope: they are programming errors, and
     /// the caller must still get a well-formed answer.
     public static func json<T: Encodable>(_ value: T, status: Int = 200) -> HTTPResponse {
-        if let direct = value as? any DirectJSONEncodable {
-            var writer = JSONWriter()
-            direct.writeJSON(to: &writer)
-            return HTTPResponse(status: status, headers: [("Content-Type", "application/json")], body: .bytes(writer.bytes))
-        }
         do {
             let (pointer, count) = try JanssonEncoder().encodeMalloced(value)
             return HTTPResponse(status: status, headers: [("Content-Type", "application/json")],
