@@ -16,7 +16,8 @@ enum NamespaceHost {
         var settings = NamespaceSettings(dataDirectory: dir, readyTimeoutNanos: 20_000_000_000)
         settings.subuidBase = testSubuidBase
         let provider = NamespaceProvider(settings: settings)
-        if let problem = NamespaceProvider.hostProblem(provider.settings) {
+        // Everything a spawn needs here: bubblewrap, user namespaces, cgroup limits, the uid range.
+        if let problem = provider.problem() {
             try? FileManager.default.removeItem(atPath: dir)
             if ProcessInfo.processInfo.environment["STACYVM_REQUIRE_NAMESPACE"] == "1" {
                 XCTFail("namespace provider required but unavailable: \(problem)", file: file, line: line)

@@ -17,7 +17,9 @@ final class NamespaceAPITests: XCTestCase {
     override func setUpWithError() throws {
         sandboxes = NSTemporaryDirectory() + "stacyvm-ns-api-\(UUID().uuidString.prefix(8))"
         mkdir(sandboxes, 0o711)
-        if let problem = NamespaceProvider.hostProblem(NamespaceSettings(dataDirectory: sandboxes)) {
+        var settings = NamespaceSettings(dataDirectory: sandboxes)
+        settings.subuidBase = Int(Self.subuidBase)!
+        if let problem = NamespaceProvider(settings: settings).problem() {
             try? FileManager.default.removeItem(atPath: sandboxes)
             if ProcessInfo.processInfo.environment["STACYVM_REQUIRE_NAMESPACE"] == "1" { XCTFail("namespace provider required but unavailable: \(problem)") }
             throw XCTSkip("namespace provider unavailable: \(problem)")
