@@ -48,7 +48,8 @@ public final class OperationMetrics: Sendable {
     }
 }
 
-func wallClockMillis() -> Int64 {
+/// Unix time in milliseconds.
+public func wallClockMillis() -> Int64 {
     var now = timespec()
     clock_gettime(CLOCK_REALTIME, &now)
     return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000

@@ -212,7 +212,7 @@ public final class MockProvider: Provider {
             "WORKSPACE": sandbox.directory + "/workspace",
             "SANDBOX_ROOT": sandbox.directory,
         ])
-        guard let executable = ProcessRunner.resolveExecutable(command, path: env["PATH"] ?? "", cwd: cwd) else {
+        guard let executable = Processes.resolveExecutable(command, path: env["PATH"] ?? "", cwd: cwd) else {
             throw .invalidInput("command not found: \(command)")
         }
         return ProcessLaunch(executable: executable, argv: spec.argv,

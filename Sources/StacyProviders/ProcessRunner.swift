@@ -87,24 +87,6 @@ enum ProcessRunner {
         return true
     }()
 
-    /// Looks `command` up like execvp would, but in the child's PATH, not this process's.
-    static func resolveExecutable(_ command: String, path: String, cwd: String) -> String? {
-        func isExecutableFile(_ candidate: String) -> Bool {
-            var st = stat()
-            return fstatat(AT_FDCWD, candidate, &st, 0) == 0 && (st.st_mode & S_IFMT) == S_IFREG && access(candidate, X_OK) == 0
-        }
-        if command.contains("/") {
-            let full = command.hasPrefix("/") ? command : cwd + "/" + command
-            return isExecutableFile(full) ? full : nil
-        }
-        for dir in path.split(separator: ":", omittingEmptySubsequences: false) {
-            let base = dir.isEmpty ? cwd : String(dir)
-            let candidate = base + "/" + command
-            if isExecutableFile(candidate) { return candidate }
-        }
-        return nil
-    }
-
     /// Starts the process in its own process group and a dedicated thread that writes stdin, reads
     /// stdout/stderr with poll(2) and waits for the exit, so no cooperative-pool thread ever
     /// blocks. `output` is called on that thread, in order, until `completion` (called once).
@@ -242,7 +224,7 @@ private final class PumpLoop: @unchecked Sendable {
             // Pick up whatever the exec wrote before exiting that is already in the pipes.
             readAvailable(&outFd, .stdout)
             readAvailable(&errFd, .stderr)
-            finish(exitCode: Self.exitCode(status), timedOut: false, stoppedBy: nil)
+            finish(exitCode: Processes.exitCode(status), timedOut: false, stoppedBy: nil)
         }
     }
 
@@ -339,14 +321,6 @@ private final class PumpLoop: @unchecked Sendable {
         kill(-handle.pid, SIGKILL)
         // SIGKILL is not deferrable, but a process in uninterruptible sleep dies late: wait a bounded time.
         reap(blockingUpToNanos: 5_000_000_000)
-    }
-
-    /// Decodes a wait status: exited -> its code; killed by signal N (not sent by us) -> 128 + N.
-    static func exitCode(_ status: Int32) -> Int {
-        if status < 0 { return -1 }
-        let signal = status & 0x7f
-        if signal == 0 { return Int((status >> 8) & 0xff) }
-        return 128 + Int(signal)
     }
 
     private func closeFd(_ fd: inout Int32) {

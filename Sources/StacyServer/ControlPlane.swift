@@ -112,13 +112,8 @@ public final class ControlPlane: Sendable {
         server.stop(timeoutSeconds: Double(shutdownTimeout.nanoseconds) / 1e9)
         reaper.stop()
         // Flush what requests handed over before the process goes (runtime.md §8).
-        let done = DispatchSemaphore(value: 0)
         let writer = self.writer
-        Task.detached {
-            await writer.stop()
-            done.signal()
-        }
-        _ = done.wait(timeout: .now() + 5)
+        _ = Self.waitFor(seconds: 5) { await writer.stop() }
     }
 
     static func reaperSettings(_ config: Config) -> Reaper.Settings {
@@ -181,27 +176,29 @@ public final class ControlPlane: Sendable {
 
     /// Removes what sandboxes that died while this process was down left behind (bounded wait).
     static func cleanUp(_ namespace: NamespaceProvider) {
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            _ = await namespace.cleanUpDeadSandboxes()
-            done.signal()
-        }
-        _ = done.wait(timeout: .now() + 30)
+        _ = waitFor(seconds: 30) { await namespace.cleanUpDeadSandboxes() }
     }
 
-    /// Runs the namespace self-test from startup (a plain thread, not the cooperative pool), bounded.
+    /// The namespace self-test, bounded.
     static func selfTest(_ namespace: NamespaceProvider) -> String? {
-        let outcome = Mutex<String??>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            let problem = await namespace.selfTest()
-            outcome.withLock { $0 = .some(problem) }
-            done.signal()
-        }
-        guard done.wait(timeout: .now() + 30) == .success, let result = outcome.withLock({ $0 }) else {
+        guard let problem = waitFor(seconds: 30, { await namespace.selfTest() }) else {
             return "self-test did not finish within 30 s"
         }
-        return result
+        return problem
+    }
+
+    /// Runs async work from synchronous start-up code (called on a plain thread, never on the
+    /// cooperative pool, which the work itself needs); nil when it did not finish in time.
+    static func waitFor<T: Sendable>(seconds: Int, _ work: @escaping @Sendable () async -> T) -> T? {
+        let outcome = Mutex<T?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            let value = await work()
+            outcome.withLock { $0 = value }
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + .seconds(seconds)) == .success else { return nil }
+        return outcome.withLock { $0 }
     }
 
     static func namespaceSettings(_ config: Config) -> NamespaceSettings {

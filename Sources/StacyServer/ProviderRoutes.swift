@@ -1,4 +1,3 @@
-import Glibc
 import StacyAPI
 import StacyHTTP
 import StacyOrchestrator
@@ -60,18 +59,12 @@ final class HealthCache: Sendable {
     static let maxAgeMillis: Int64 = 5_000
 
     func health(of provider: any Provider, fresh: Bool = false) async -> (HealthReport, Int64) {
-        let now = Self.nowMillis()
+        let now = wallClockMillis()
         if !fresh, let (report, at) = entries.withLock({ $0[provider.name] }), now - at < Self.maxAgeMillis {
             return (report, at)
         }
         let report = await provider.health()
         entries.withLock { $0[provider.name] = (report, now) }
         return (report, now)
-    }
-
-    static func nowMillis() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CAgentSys
 import StacyAgentWire
+import StacySandboxFS
 
 /// Write end of the SIGCHLD self-pipe: the signal handler can only touch globals.
 nonisolated(unsafe) var childSignalPipe: Int32 = -1
@@ -61,7 +62,7 @@ struct Exec {
             return Handler.reply(connection, failure("workdir", "workdir does not exist: \(request.workdir)"))
         }
         let path = request.environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/bin:/bin"
-        guard let executable = resolve(request.argv[0], path: path) else {
+        guard let executable = Processes.resolveExecutable(request.argv[0], path: path, cwd: request.workdir) else {
             return Handler.reply(connection, failure("not_found", "command not found: \(request.argv[0])"))
         }
 
@@ -126,23 +127,6 @@ struct Exec {
 
     func failure(_ kind: String, _ message: String) -> AgentExecReply {
         AgentExecReply(exitCode: -1, timedOut: false, durationNanos: 0, failure: kind, message: message)
-    }
-
-    /// execvp's lookup, in the request's PATH (relative entries against the workdir).
-    func resolve(_ command: String, path: String) -> String? {
-        func executableFile(_ candidate: String) -> Bool {
-            var st = stat()
-            return stat(candidate, &st) == 0 && st.st_mode & S_IFMT == S_IFREG && access(candidate, X_OK) == 0
-        }
-        if command.contains("/") {
-            let full = command.hasPrefix("/") ? command : request.workdir + "/" + command
-            return executableFile(full) ? full : nil
-        }
-        for dir in path.split(separator: ":", omittingEmptySubsequences: false) {
-            let candidate = (dir.isEmpty ? request.workdir : String(dir)) + "/" + command
-            if executableFile(candidate) { return candidate }
-        }
-        return nil
     }
 }
 
@@ -315,9 +299,7 @@ final class Pump {
     }
 
     func finish() {
-        let raw = status ?? -1
-        let code = raw & 0x7f == 0 ? Int((raw >> 8) & 0xff) : 128 + Int(raw & 0x7f)
-        respond(AgentExecReply(exitCode: code, timedOut: false, durationNanos: exitedAt - started))
+        respond(AgentExecReply(exitCode: Processes.exitCode(status ?? -1), timedOut: false, durationNanos: exitedAt - started))
     }
 
     func respond(_ reply: AgentExecReply) {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import StacySandboxFS
 
 /// The per-sandbox parent of bubblewrap. Single-threaded, so fork() is safe here (never in the
 /// server). Its stdout/stderr are the sandbox's console file; it exits when bwrap exits, and
@@ -88,7 +89,7 @@ enum Shim {
         signal(SIGTERM, SIG_IGN)  // the provider ends a sandbox with SIGKILL; nothing to clean up here
         var status: Int32 = 0
         while waitpid(sandbox, &status, 0) < 0 && errno == EINTR {}
-        let code = status & 0x7f == 0 ? Int((status >> 8) & 0xff) : 128 + Int(status & 0x7f)
+        let code = Processes.exitCode(status)
         logLine("[stacyvm] sandbox exited (status \(code))")
         exit(Int32(code & 0xff))
     }

@@ -22,14 +22,7 @@ struct SpawnCommand: ParsableCommand {
     @Option(help: "Metadata entry k=v (repeatable).") var metadata: [String] = []
 
     func run() throws {
-        var meta: [String: String] = [:]
-        for entry in metadata {
-            guard let equals = entry.firstIndex(of: "=") else {
-                printError("error: --metadata must be k=v")
-                throw Exit.usage
-            }
-            meta[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
-        }
+        let meta = try keyValues(metadata, flag: "--metadata must be k=v")
         let request = SpawnRequest(image: image, provider: provider, memoryMB: memory, vcpus: vcpus, ttl: ttl,
                                    template: template, metadata: meta.isEmpty ? nil : meta)
         let api = client.client(timeout: try parseTimeout(timeout))
@@ -59,14 +52,7 @@ struct ExecCommand: ParsableCommand {
             printError("error: exec needs a command")
             throw Exit.usage
         }
-        var environment: [String: String] = [:]
-        for entry in env {
-            guard let equals = entry.firstIndex(of: "=") else {
-                printError("error: --env must be K=V")
-                throw Exit.usage
-            }
-            environment[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
-        }
+        let environment = try keyValues(env, flag: "--env must be K=V")
         var stdinText: String?
         if let stdinFile {
             let handle = stdinFile == "-" ? FileHandle.standardInput : FileHandle(forReadingAtPath: stdinFile)
@@ -259,4 +245,17 @@ struct TemplatesCommand: ParsableCommand {
             if client.json { try printJSON(status) } else { print(status.status) }
         }
     }
+}
+
+/// `k=v` option values (repeatable flags) as a map; anything without `=` is a usage error.
+func keyValues(_ entries: [String], flag message: String) throws -> [String: String] {
+    var values: [String: String] = [:]
+    for entry in entries {
+        guard let equals = entry.firstIndex(of: "=") else {
+            printError("error: " + message)
+            throw Exit.usage
+        }
+        values[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+    }
+    return values
 }
