@@ -14,6 +14,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // Ed25519 for control-plane-signed worker RPC tokens (workers.md §3.2).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C edges: module maps (and tiny inline wrappers) only.
@@ -38,14 +40,22 @@ let package = Package(
         .target(name: "StacyAgentWire", dependencies: ["StacySandboxFS"]),
         .target(name: "StacyProviders", dependencies: ["StacySandboxFS", "StacyAgentWire", "CSeccomp", "CLinux"]),
         .target(name: "StacyOrchestrator",
-                dependencies: ["StacyHTTP", "StacyAPI", "StacyJSON", "StacyConfig", "StacyStore", "StacyProviders"]),
+                dependencies: ["StacyHTTP", "StacyAPI", "StacyJSON", "StacyConfig", "StacyStore", "StacyProviders",
+                               "StacyWorkerProto", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "StacyServer",
                 dependencies: ["StacyHTTP", "StacyAPI", "StacyJSON", "StacyConfig", "StacyStore", "StacyProviders",
                                "StacyOrchestrator"]),
         .target(name: "StacyVMClient", dependencies: ["StacyAPI", "StacyJSON"]),
+        // Worker RPC v2: envelope, methods, params/results, typed errors, control-plane tokens.
+        .target(name: "StacyWorkerProto", dependencies: ["StacyAPI", "StacyJSON",
+                                                         .product(name: "Crypto", package: "swift-crypto")]),
+        // `stacyvm worker`: heartbeats and the RPC server; talks to the control plane only through
+        // StacyVMClient.
+        .target(name: "StacyWorker", dependencies: ["StacyVMClient", "StacyAPI", "StacyJSON", "StacyConfig", "StacyHTTP",
+                                                    "StacyProviders", "StacyWorkerProto"]),
         .executableTarget(name: "stacyvm", dependencies: [
             "StacyServer", "StacyConfig", "StacyStore", "StacyJSON", "StacyOrchestrator", "StacyAPI", "StacyVMClient",
-            "StacyProviders",
+            "StacyProviders", "StacyWorker",
             .product(name: "Yams", package: "Yams"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: unit and integration tests (XCTest, one class per process),
 # the contract check and its own failure tests, the upgrade rehearsal, the CLI tests against the
-# real binary, a bounded schemathesis run against a live server and the Python SDK's live and
+# real binary, the remote-worker smoke run (a control plane and two `stacyvm worker` processes), a
+# bounded schemathesis run against a live server and the Python and JavaScript SDKs' live and
 # parity tests.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,8 +29,10 @@ stage "check-swagger" limited 600 scripts/check-swagger.sh
 stage "check-swagger fails on drift" limited 900 scripts/test-check-swagger.sh
 stage "upgrade rehearsal" limited 300 scripts/ci-upgrade-migration.sh
 stage "cli" limited 600 scripts/test-cli.sh
+stage "remote worker smoke" limited 300 scripts/smoke-remote-worker.sh
 stage "hostile input (schemathesis)" limited 900 scripts/test-hostile-input.sh
 stage "python sdk (live, parity)" limited 600 scripts/test-sdk-python.sh
+stage "javascript sdk (live, parity, original 0.1.x table)" limited 600 scripts/test-sdk-js.sh
 
 echo "stages: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

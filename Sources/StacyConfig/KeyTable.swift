@@ -73,9 +73,9 @@ public enum KeyTable {
     /// Roles of api.md §3.2.
     public static let roles = ["viewer", "api", "operator", "tenant_admin", "admin"]
 
-    /// Control-plane keys of runtime.md §14 (plus the CP's `auth.worker_token` and signing
-    /// key of workers.md §2). `workers.*`, `leases.*`, `scheduler.*` and `worker.*` are added
-    /// by a later issue: append their entries here.
+    /// Control-plane keys of runtime.md §14, the worker settings of the control plane
+    /// (`workers.*`, `leases.*`, `scheduler.*`, workers.md §2) and a worker process's own keys
+    /// (`worker.*`, workers.md §1): one table, so `config validate` covers both roles.
     public static let base: [ConfigKey] = [
         // server
         ConfigKey("server.host", .string, default: s("127.0.0.1"), .hostOrIP),
@@ -134,6 +134,54 @@ public enum KeyTable {
         ConfigKey("auth.control_plane_signing_key_file", .string, default: .derived { ctx in
             .string(ctx.dataDir + "/control-plane.ed25519")
         }, path: true),
+        // Ed25519 keys (`ed25519:<base64>`) a worker accepts RPC tokens from; when none is set the
+        // worker pins the keys of its first accepted heartbeat (workers.md §1).
+        ConfigKey("auth.control_plane_public_key", .string, .nonEmpty, fileVariant: true),
+        ConfigKey("auth.control_plane_public_keys", .stringList, default: emptyList),
+
+        // workers: the control plane's view of remote workers (workers.md §2)
+        ConfigKey("workers.stale_after_intervals", .int, default: i(3), .intRange(1...1000)),
+        ConfigKey("workers.lost_after_intervals", .int, default: i(5), .intRange(2...1000)),
+        ConfigKey("workers.startup_grace", .duration, default: d("30s"), .nonNegativeDuration),
+        ConfigKey("workers.rpc_timeout", .duration, default: d("10s"), .positiveDuration),
+        ConfigKey("workers.spawn_timeout", .duration, default: d("60s"), .positiveDuration),
+        ConfigKey("workers.rpc_tls_ca_file", .string, path: true),
+        ConfigKey("workers.reconcile_interval", .duration, default: d("30s"), .positiveDuration),
+        ConfigKey("workers.reconcile_concurrency", .int, default: i(8), .intRange(1...1000)),
+        ConfigKey("workers.inventory_interval", .duration, default: d("5m"), .positiveDuration),
+        ConfigKey("workers.orphan_policy", .string, default: s("reap"), .oneOf(["reap", "ignore"])),
+        ConfigKey("workers.default_drain_deadline", .duration, default: d("1h"), .positiveDuration, tunable: true),
+        ConfigKey("workers.reassign_concurrency", .int, default: i(2), .intRange(1...1000)),
+        ConfigKey("leases.grace", .duration, default: d("5m"), .nonNegativeDuration),
+        ConfigKey("leases.worker_skew", .duration, default: d("5s"), .nonNegativeDuration),
+        ConfigKey("scheduler.prefer_local", .bool, default: b(false), tunable: true),
+        ConfigKey("scheduler.max_attempts", .int, default: i(3), .intRange(1...100)),
+
+        // worker: a `stacyvm worker` process (workers.md §1)
+        ConfigKey("worker.id", .string, .remoteWorkerID),
+        ConfigKey("worker.control_plane_url", .string, default: s("http://127.0.0.1:7423"), .baseURL),
+        ConfigKey("worker.listen_addr", .string, default: s(""), .listenAddress),
+        ConfigKey("worker.advertise_url", .string, .advertisableURL),
+        ConfigKey("worker.preview_domain", .string, .previewDomain),
+        ConfigKey("worker.heartbeat_interval", .duration, default: d("10s"), .durationRange("1s", "5m")),
+        ConfigKey("worker.shutdown_timeout", .duration, default: d("30s"), .nonNegativeDuration),
+        ConfigKey("worker.exit_when_drained", .bool, default: b(false)),
+        ConfigKey("worker.state_dir", .string, default: .derived { ctx in
+            .string(ctx.isRoot ? "/var/lib/stacyvm/worker" : ctx.homeDirectory + "/.stacyvm/worker")
+        }, .nonEmpty, path: true),
+        // Unset vcpus / memory_mb mean "derive from the host", as for the embedded worker.
+        ConfigKey("worker.capacity.vcpus", .int, .intRange(0...1_000_000)),
+        ConfigKey("worker.capacity.vcpu_overcommit", .double, default: .value(.double(8)), .doubleRange(0.01...1000)),
+        ConfigKey("worker.capacity.memory_mb", .int, .intRange(0...Int(Int32.max))),
+        ConfigKey("worker.capacity.max_sandboxes", .int, default: i(0), .intRange(0...1_000_000)),
+        ConfigKey("worker.capacity.max_sandboxes_per_owner", .int, default: i(0), .intRange(0...1_000_000)),
+        ConfigKey("worker.labels", .stringMap, default: .value(.map([:]))),
+        ConfigKey("worker.lease_skew", .duration, default: d("5s"), .nonNegativeDuration),
+        ConfigKey("worker.tombstone_retention", .duration, default: d("24h"), .nonNegativeDuration),
+        ConfigKey("worker.rpc_tls.enabled", .bool, default: b(false)),
+        ConfigKey("worker.rpc_tls.server_cert_file", .string, path: true),
+        ConfigKey("worker.rpc_tls.server_key_file", .string, path: true),
+        ConfigKey("worker.rpc_tls.client_ca_file", .string, path: true),
 
         // database
         ConfigKey("database.driver", .string, default: s("sqlite"), .oneOf(["sqlite", "postgres"])),

@@ -147,6 +147,41 @@ extension ConfigCheck {
         return s == "local" || s.hasPrefix("local-") ? nil : "must be \"local\" or start with \"local-\""
     }
 
+    /// `worker.id`: the worker ID pattern (README §4); `local` and `local-*` belong to embedded workers.
+    public static let remoteWorkerID = ConfigCheck { v in
+        guard let s = v.stringValue else { return nil }
+        guard isWorkerID(s) else { return "invalid worker ID \"\(s)\" (1-63 of letters, digits, '.', '_', '-', starting alphanumeric)" }
+        return s.lowercased().hasPrefix("local") ? "\"\(s)\" is reserved for embedded workers (local*)" : nil
+    }
+
+    /// A base URL: `http(s)://host[:port]` with no path beyond `/` (`worker.control_plane_url`).
+    public static let baseURL = ConfigCheck { v in
+        guard let s = v.stringValue else { return nil }
+        return isBaseURL(s) ? nil : "invalid URL \"\(s)\" (expected http:// or https:// with a host and no path)"
+    }
+
+    /// An http(s) URL whose host another machine can dial: not a wildcard address.
+    public static let advertisableURL = ConfigCheck { v in
+        guard let s = v.stringValue else { return nil }
+        guard isHTTPURL(s) else { return "invalid URL \"\(s)\" (expected http:// or https:// with a host)" }
+        return isWildcardHost(urlHost(s)) ? "\"\(s)\" has a wildcard host; advertise an address others can reach" : nil
+    }
+
+    /// `host:port` for a listener; empty means "no listener".
+    public static let listenAddress = ConfigCheck { v in
+        guard let s = v.stringValue, !s.isEmpty else { return nil }
+        return isListenAddress(s) ? nil : "invalid address \"\(s)\" (expected host:port, e.g. 127.0.0.1:7430 or :7430)"
+    }
+
+    /// An inclusive duration range, bounds in Go syntax (`"1s"`, `"5m"`).
+    public static func durationRange(_ low: String, _ high: String) -> ConfigCheck {
+        let lower = try! GoDuration.parse(low), upper = try! GoDuration.parse(high)
+        return ConfigCheck { v in
+            guard let d = v.durationValue, d < lower || d > upper else { return nil }
+            return "must be between \(lower) and \(upper), got \(d)"
+        }
+    }
+
     /// `providers.namespace.images`: image name → root directory.
     public static let imageMap = ConfigCheck { v in
         guard let m = v.mapValue else { return nil }
@@ -255,6 +290,40 @@ func isHostPort(_ s: Substring) -> Bool {
     return true
 }
 
+/// `http(s)://host[:port]` with at most a trailing `/`.
+func isBaseURL(_ s: String) -> Bool {
+    guard isHTTPURL(s), let afterScheme = s.range(of: "://") else { return false }
+    let rest = s[afterScheme.upperBound...]
+    guard let slash = rest.firstIndex(where: { "/?#".contains($0) }) else { return true }
+    return rest[slash...] == "/"
+}
+
+/// The host part of an http(s) URL (brackets of IPv6 removed), "" when there is none.
+public func urlHost(_ s: String) -> String {
+    guard let afterScheme = s.range(of: "://") else { return "" }
+    let authority = s[afterScheme.upperBound...].prefix { !"/?#".contains($0) }
+    if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
+        return String(authority[authority.index(after: authority.startIndex)..<close])
+    }
+    if let colon = authority.lastIndex(of: ":") { return String(authority[..<colon]) }
+    return String(authority)
+}
+
+/// Hosts that mean "every interface" when listening, so nobody can dial them.
+public func isWildcardHost(_ host: String) -> Bool {
+    host.isEmpty || host == "0.0.0.0" || host == "::" || host == "[::]"
+}
+
+/// `host:port` or `:port` (every interface); port 0 asks the kernel for a free one.
+func isListenAddress(_ s: String) -> Bool {
+    guard let colon = s.lastIndex(of: ":") else { return false }
+    let host = s[..<colon], port = s[s.index(after: colon)...]
+    guard !port.isEmpty, port.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let n = Int(port), (0...65535).contains(n) else {
+        return false
+    }
+    return host.isEmpty || isHostPort(host)
+}
+
 /// A browser origin: `http(s)://host[:port]`, no path, query, fragment or user info.
 func isOrigin(_ s: String) -> Bool {
     for scheme in ["http://", "https://"] where s.lowercased().hasPrefix(scheme) {
@@ -337,6 +406,24 @@ func crossValidate(_ values: [String: ConfigValue]) -> [ConfigProblem] {
        let allowed = values["providers.namespace.allowed_networks"]?.listValue, !allowed.contains(net) {
         problems.append(ConfigProblem(key: "providers.namespace.network",
                                       message: "\"\(net)\" is not in providers.namespace.allowed_networks"))
+    }
+    if let stale = values["workers.stale_after_intervals"]?.intValue,
+       let lost = values["workers.lost_after_intervals"]?.intValue, lost <= stale {
+        problems.append(ConfigProblem(key: "workers.lost_after_intervals",
+                                      message: "\(lost) must be greater than workers.stale_after_intervals \(stale)"))
+    }
+    // A worker listening on every interface must say where the control plane can reach it.
+    if let listen = str("worker.listen_addr"), !listen.isEmpty, !has("worker.advertise_url") {
+        let host = listen.hasPrefix("[") ? String(listen.dropFirst().prefix { $0 != "]" }) : String(listen[..<(listen.lastIndex(of: ":") ?? listen.endIndex)])
+        if isWildcardHost(host) {
+            problems.append(ConfigProblem(key: "worker.advertise_url",
+                                          message: "required when worker.listen_addr (\(listen)) listens on every interface"))
+        }
+    }
+    if values["worker.rpc_tls.enabled"]?.boolValue == true {
+        for key in ["worker.rpc_tls.server_cert_file", "worker.rpc_tls.server_key_file"] where !has(key) {
+            problems.append(ConfigProblem(key: key, message: "required when worker.rpc_tls.enabled is true"))
+        }
     }
     return problems
 }

@@ -84,6 +84,61 @@ public struct Log: Sendable {
     public func warn(_ message: String, _ fields: [(String, Field)] = []) { log(.warn, message, fields) }
     public func error(_ message: String, _ fields: [(String, Field)] = []) { log(.error, message, fields) }
 
+    /// Parses RFC 3339 (`2026-05-09T10:00:00.000Z`, any fraction, `Z` or `±HH:MM`) into Unix
+    /// milliseconds; nil when the text is not such a timestamp.
+    public static func unixMillis(fromTimestamp text: String) -> Int64? {
+        let b = Array(text.utf8)
+        func digits(_ from: Int, _ count: Int) -> Int64? {
+            guard from + count <= b.count else { return nil }
+            var value: Int64 = 0
+            for i in from..<(from + count) {
+                guard b[i] >= 48, b[i] <= 57 else { return nil }
+                value = value * 10 + Int64(b[i] - 48)
+            }
+            return value
+        }
+        guard b.count >= 20, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
+              b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t") || b[10] == UInt8(ascii: " "),
+              b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
+              let year = digits(0, 4), let month = digits(5, 2), let day = digits(8, 2),
+              let hour = digits(11, 2), let minute = digits(14, 2), let second = digits(17, 2),
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        var index = 19
+        var millis: Int64 = 0
+        if index < b.count, b[index] == UInt8(ascii: ".") {
+            index += 1
+            var scale: Int64 = 100
+            let start = index
+            while index < b.count, b[index] >= 48, b[index] <= 57 {
+                millis += Int64(b[index] - 48) * scale
+                scale /= 10
+                index += 1
+            }
+            guard index > start else { return nil }
+        }
+        guard index < b.count else { return nil }
+        var offsetMinutes: Int64 = 0
+        switch b[index] {
+        case UInt8(ascii: "Z"), UInt8(ascii: "z"):
+            guard index + 1 == b.count else { return nil }
+        case UInt8(ascii: "+"), UInt8(ascii: "-"):
+            guard index + 6 == b.count, b[index + 3] == UInt8(ascii: ":"),
+                  let h = digits(index + 1, 2), let m = digits(index + 4, 2), h < 24, m < 60 else { return nil }
+            offsetMinutes = (h * 60 + m) * (b[index] == UInt8(ascii: "+") ? 1 : -1)
+        default:
+            return nil
+        }
+        // Howard Hinnant's days_from_civil, the inverse of `timestamp`.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = month > 2 ? month - 3 : month + 9
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        return ((days * 86_400 + hour * 3600 + minute * 60 + second) - offsetMinutes * 60) * 1000 + millis
+    }
+
     /// RFC 3339 UTC with milliseconds, the one timestamp form used everywhere (spec README §4).
     /// Computed arithmetically (days → civil date) into a fixed 24-byte buffer: it runs several
     /// times per sandbox response, and gmtime plus string padding showed up in profiles.

@@ -158,8 +158,10 @@ public final class Authenticator: Sendable {
         }
     }
 
+    /// Control-plane RPC tokens (`stacyvm-cp-v1.…`) and per-worker secrets (`svmw_…`).
     private func isStacyBearer(_ header: String) -> Bool {
-        header.lowercased().hasPrefix("bearer stacyvm-")
+        let lowered = header.lowercased()
+        return lowered.hasPrefix("bearer stacyvm-") || lowered.hasPrefix("bearer svmw_")
     }
 }
 

@@ -24,3 +24,14 @@ extension APIError {
         APIError(status: 429, code: "RESOURCE_LIMIT", message: message)
     }
 }
+
+/// Store calls outside the sandbox manager (workers, leases, credentials): `.notFound` becomes a
+/// 404 with `notFound` as its message, a conflict 409 with the store's caller-safe reason.
+func storeCall<T>(notFound: String = "not found", _ body: () throws -> T) throws(APIError) -> T {
+    do { return try body() } catch let error as StoreError {
+        if case .notFound = error { throw .notFound(notFound) }
+        throw error.apiError
+    } catch {
+        throw .internalError
+    }
+}

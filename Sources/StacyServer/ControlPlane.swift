@@ -11,11 +11,6 @@ import Synchronization
 import Glibc
 #endif
 
-public struct StartupError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// The route table compiled into the binary: what `stacyvm routes --json` prints and what
 /// `scripts/check-swagger.sh` compares with `openapi/openapi.json`.
 public enum ControlPlaneRoutes {
@@ -23,6 +18,7 @@ public enum ControlPlaneRoutes {
         SystemRoutes.health, SystemRoutes.live, SystemRoutes.ready, SystemRoutes.metrics,
         SystemRoutes.prometheus, SystemRoutes.openAPI, SystemRoutes.swagger,
     ] + SandboxRoutes.all + ProviderRoutes.all + ExecRoutes.all + FileRoutes.all + EventRoutes.all + AdminRoutes.all + QuotaRoutes.all + TemplateRoutes.all
+        + WorkerRoutes.all + WorkerAdminRoutes.all
 
     /// Sorted by path, then method (cli.md, `routes`).
     public static func entries() -> [RouteEntry] {
@@ -46,6 +42,8 @@ public final class ControlPlane: Sendable {
     /// Builds the server from validated config. The store must already be migrated (or the
     /// caller accepts a not-ready server).
     public let auth: Authenticator
+    public let workerAuth: WorkerAuthenticator
+    public let workers: WorkerRegistry
 
     public init(config: Config, store: any Store, log: Log, instanceID: String,
                 environment: [String: String] = [:]) throws {
@@ -71,6 +69,25 @@ public final class ControlPlane: Sendable {
         }
         state = SystemState(store: store, httpStats: stats, openAPIDocument: document, warnings: warnings,
                             manager: manager, events: events)
+        let signingKeyPath = config.value("auth.control_plane_signing_key_file")?.stringValue
+            ?? config.server.dataDir + "/control-plane.ed25519"
+        let signingKey = try ControlPlaneSigningKey.loadOrCreate(path: signingKeyPath)
+        let workerSettings = WorkerSettings(config: config)
+        workerAuth = WorkerAuthenticator(store: store, sharedToken: config.value("auth.worker_token")?.stringValue, log: log)
+        workers = try WorkerRegistry(store: store, writer: writer, settings: workerSettings, instanceID: instanceID,
+                                     publicKeys: [signingKey.publicKeyText])
+        let leases = LeaseService(store: store, settings: workerSettings)
+        let credentials = WorkerCredentials(store: store, key: signingKey, auth: workerAuth)
+        let controlPlaneView: @Sendable () throws(APIError) -> ControlPlaneView = { [instanceID] () throws(APIError) in
+            let instances: [ControlPlaneRecord]
+            do { instances = try store.listControlPlanes() } catch { throw APIError.internalError }
+            return ControlPlaneView(
+                instanceID: instanceID, isLeader: true, leaderInstanceID: instanceID, version: BuildInfo.version,
+                publicKey: signingKey.publicKeyText, keyID: signingKey.keyID,
+                instances: instances.map { .init(instanceID: $0.instanceID, hostname: $0.hostname, version: $0.version,
+                                                 startedAt: Log.timestamp(unixMillis: $0.startedAt),
+                                                 lastSeen: Log.timestamp(unixMillis: $0.lastSeen)) })
+        }
         var router = Router()
         let routes = SystemRoutes.routes(state, auth: auth) + SandboxRoutes.routes(manager, auth: auth, store: store, warnings: warnings)
             + ProviderRoutes.routes(manager, auth: auth, store: store, cache: state.providerHealth)
@@ -79,6 +96,9 @@ public final class ControlPlane: Sendable {
                                  keepalive: UInt64(settings.streamKeepalive.nanoseconds))
             + AdminRoutes.routes(store: store, auth: auth) + QuotaRoutes.routes(manager, auth: auth)
             + TemplateRoutes.routes(manager, auth: auth, store: store, warnings: warnings)
+            + WorkerRoutes.routes(registry: workers, leases: leases, auth: workerAuth)
+            + WorkerAdminRoutes.routes(registry: workers, credentials: credentials, leases: leases,
+                                       controlPlane: controlPlaneView, auth: auth)
         for route in routes { router.add(route) }
         precondition(router.routes.map(\.info) == ControlPlaneRoutes.all, "route table and served routes differ")
 
@@ -138,7 +158,7 @@ public final class ControlPlane: Sendable {
     /// runtime.md §2.3. `namespace` as the named default must pass its host check or startup fails.
     /// `auto` still falls back to `mock` on loopback (choosing namespace through its self-test is
     /// issue 4, stage 4), with a loud warning unless tests say STACYVM_TESTING=1.
-    static func providers(_ config: Config, environment: [String: String]) throws -> (ProviderRegistry, [String]) {
+    public static func providers(_ config: Config, environment: [String: String]) throws -> (ProviderRegistry, [String]) {
         let wanted = config.value("providers.default")?.stringValue ?? "auto"
         if wanted == "namespace" {
             guard config.value("providers.namespace.enabled")?.boolValue != false else {

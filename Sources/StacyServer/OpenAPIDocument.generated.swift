@@ -45,6 +45,10 @@ let openAPIDocumentText = ##"""
     {
       "name": "templates",
       "description": "Sandbox templates."
+    },
+    {
+      "name": "workers",
+      "description": "Remote workers: heartbeats, leases, credentials and the registry."
     }
   ],
   "paths": {
@@ -3152,6 +3156,1036 @@ let openAPIDocumentText = ##"""
           }
         }
       }
+    },
+    "/api/v1/worker/{workerID}/heartbeat": {
+      "post": {
+        "tags": [
+          "workers"
+        ],
+        "summary": "Worker heartbeat",
+        "operationId": "workerHeartbeat",
+        "x-stacyvm-scope": "worker:heartbeat",
+        "security": [
+          {
+            "WorkerToken": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "workerID",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "$ref": "#/components/parameters/XWorkerID"
+          }
+        ],
+        "requestBody": {
+          "required": false,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/HeartbeatRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Accepted: the Worker object plus directives, leases, revocations and the control plane's time and keys.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/HeartbeatResponse"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/worker/{workerID}/leases/{resourceID}/renew": {
+      "post": {
+        "tags": [
+          "workers"
+        ],
+        "summary": "Renew a lease held by the calling worker",
+        "operationId": "renewWorkerLease",
+        "x-stacyvm-scope": "worker:lease",
+        "security": [
+          {
+            "WorkerToken": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "workerID",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "resourceID",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "$ref": "#/components/parameters/XWorkerID"
+          }
+        ],
+        "requestBody": {
+          "required": false,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/LeaseRenewRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Renewed (the generation never changes).",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/LeaseRenewResponse"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/workers": {
+      "get": {
+        "tags": [
+          "workers"
+        ],
+        "summary": "List workers",
+        "operationId": "listWorkers",
+        "x-stacyvm-scope": "operator:*",
+        "security": [
+          {
+            "ApiKey": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/Limit"
+          },
+          {
+            "$ref": "#/components/parameters/Cursor"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The plain array, or a page with `limit`/`cursor`.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "oneOf": [
+                    {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/Worker"
+                      }
+                    },
+                    {
+                      "type": "object",
+                      "required": [
+                        "items",
+                        "next_cursor"
+                      ],
+                      "properties": {
+                        "items": {
+                          "type": "array",
+                          "items": {
+                            "$ref": "#/components/schemas/Worker"
+                          }
+                        },
+                        "next_cursor": {
+                          "type": [
+                            "string",
+                            "null"
+                          ]
+                        }
+                      }
+                    }
+                  ]
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/workers/{workerID}": {
+      "get": {
+        "tags": [
+          "workers"
+        ],
+        "summary": "Get a worker",
+        "operationId": "getWorker",
+        "x-stacyvm-scope": "operator:*",
+        "security": [
+          {
+            "ApiKey": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "workerID",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The worker.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Worker"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/admin/workers": {
+      "get": {
+        "tags": [
+          "admin"
+        ],
+        "summary": "List workers (admin)",
+        "operationId": "adminListWorkers",
+        "x-stacyvm-scope": "admin:*",
+        "security": [
+          {
+            "ApiKey": []
+          }
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/Limit"
+          },
+          {
+            "$ref": "#/components/parameters/Cursor"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The plain array, or a page with `limit`/`cursor`.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "oneOf": [
+                    {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/Worker"
+                      }
+                    },
+                    {
+                      "type": "object",
+                      "required": [
+                        "items",
+                        "next_cursor"
+                      ],
+                      "properties": {
+                        "items": {
+                          "type": "array",
+                          "items": {
+                            "$ref": "#/components/schemas/Worker"
+                          }
+                        },
+                        "next_cursor": {
+                          "type": [
+                            "string",
+                            "null"
+                          ]
+                        }
+                      }
+                    }
+                  ]
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/admin/workers/{workerID}": {
+      "get": {
+        "tags": [
+          "admin"
+        ],
+        "summary": "Get a worker (admin)",
+        "operationId": "adminGetWorker",
+        "x-stacyvm-scope": "admin:*",
+        "security": [
+          {
+            "ApiKey": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "workerID",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The worker.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Worker"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/admin/workers/{workerID}/credentials": {
+      "get": {
+        "tags": [
+          "admin"
+        ],
+        "summary": "List a worker's credentials (never the secrets)",
+        "operationId": "listWorkerCredentials",
+        "x-stacyvm-scope": "admin:*",
+        "security": [
+          {
+            "ApiKey": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "workerID",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Credentials, revoked and expired ones included.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "array",
+                  "items": {
+                    "$ref": "#/components/schemas/WorkerCredential"
+                  }
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      },
+      "post": {
+        "tags": [
+          "admin"
+        ],
+        "summary": "Issue a worker credential",
+        "operationId": "createWorkerCredential",
+        "x-stacyvm-scope": "admin:*",
+        "security": [
+          {
+            "ApiKey": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "workerID",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": false,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/WorkerCredentialRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "Issued; `token` is shown only here.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/WorkerCredential"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/admin/workers/{workerID}/credentials/{credentialID}": {
+      "patch": {
+        "tags": [
+          "admin"
+        ],
+        "summary": "Change a worker credential's expiry",
+        "operationId": "updateWorkerCredential",
+        "x-stacyvm-scope": "admin:*",
+        "security": [
+          {
+            "ApiKey": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "workerID",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "credentialID",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/WorkerCredentialUpdate"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The updated credential.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/WorkerCredential"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      },
+      "delete": {
+        "tags": [
+          "admin"
+        ],
+        "summary": "Revoke a worker credential",
+        "operationId": "revokeWorkerCredential",
+        "x-stacyvm-scope": "admin:*",
+        "security": [
+          {
+            "ApiKey": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "workerID",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "credentialID",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Revoked (also when it already was).",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/StatusMessage"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/admin/worker-tokens": {
+      "post": {
+        "tags": [
+          "admin"
+        ],
+        "summary": "Issue an expiring worker credential (compatibility)",
+        "operationId": "createWorkerToken",
+        "x-stacyvm-scope": "admin:*",
+        "security": [
+          {
+            "ApiKey": []
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/WorkerTokenRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "Issued.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/WorkerTokenResponse"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/admin/workers/{workerID}/leases/{resourceID}/renew": {
+      "post": {
+        "tags": [
+          "admin"
+        ],
+        "summary": "Renew a lease whatever its holder (repair)",
+        "operationId": "adminRenewLease",
+        "x-stacyvm-scope": "admin:*",
+        "security": [
+          {
+            "ApiKey": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "workerID",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "resourceID",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": false,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/LeaseRenewRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Renewed.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/LeaseRenewResponse"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/admin/leases": {
+      "get": {
+        "tags": [
+          "admin"
+        ],
+        "summary": "List leases",
+        "operationId": "listLeases",
+        "x-stacyvm-scope": "admin:*",
+        "security": [
+          {
+            "ApiKey": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "holder",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "resource_type",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "enum": [
+                "sandbox",
+                "leader"
+              ]
+            }
+          },
+          {
+            "$ref": "#/components/parameters/Limit"
+          },
+          {
+            "$ref": "#/components/parameters/Cursor"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The plain array, or a page with `limit`/`cursor`.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "oneOf": [
+                    {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/Lease"
+                      }
+                    },
+                    {
+                      "type": "object",
+                      "required": [
+                        "items",
+                        "next_cursor"
+                      ],
+                      "properties": {
+                        "items": {
+                          "type": "array",
+                          "items": {
+                            "$ref": "#/components/schemas/Lease"
+                          }
+                        },
+                        "next_cursor": {
+                          "type": [
+                            "string",
+                            "null"
+                          ]
+                        }
+                      }
+                    }
+                  ]
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/api/v1/admin/control-plane": {
+      "get": {
+        "tags": [
+          "admin"
+        ],
+        "summary": "This control plane, its leader and its signing key",
+        "operationId": "getControlPlane",
+        "x-stacyvm-scope": "admin:*",
+        "security": [
+          {
+            "ApiKey": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The control plane.",
+            "headers": {
+              "X-Request-ID": {
+                "$ref": "#/components/headers/X-Request-ID"
+              }
+            },
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ControlPlane"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/TooManyRequests"
+          },
+          "500": {
+            "$ref": "#/components/responses/InternalError"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
     }
   },
   "components": {
@@ -4798,6 +5832,599 @@ let openAPIDocumentText = ##"""
             "description": "Effective settings; secrets are never included."
           }
         }
+      },
+      "WorkerCapacity": {
+        "type": "object",
+        "description": "Advertised capacity (workers.md §4, §9); 0 or absent = unlimited / unknown.",
+        "properties": {
+          "max_sandboxes": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "max_sandboxes_per_owner": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "vcpus": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "memory_mb": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "preview_domain": {
+            "type": "string"
+          },
+          "rpc_url": {
+            "type": "string",
+            "description": "http(s) URL with a non-wildcard host"
+          }
+        }
+      },
+      "WorkerUsage": {
+        "type": "object",
+        "properties": {
+          "sandboxes": {
+            "type": "integer"
+          },
+          "vcpus": {
+            "type": "integer"
+          },
+          "memory_mb": {
+            "type": "integer"
+          }
+        }
+      },
+      "HeartbeatRequest": {
+        "type": "object",
+        "description": "workers.md §4. With `protocol_version` (must be 2) `epoch`, `started_at` and `capabilities` are required; without it this is a plain REST heartbeat in the original's format.",
+        "properties": {
+          "hostname": {
+            "type": "string",
+            "maxLength": 253
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "online",
+              "draining",
+              "offline"
+            ]
+          },
+          "epoch": {
+            "type": "string"
+          },
+          "started_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "protocol_version": {
+            "type": "integer",
+            "enum": [
+              2
+            ]
+          },
+          "version": {
+            "type": "string"
+          },
+          "heartbeat_interval": {
+            "type": "string",
+            "description": "1s to 5m; absent means 30s"
+          },
+          "providers": {
+            "type": "array",
+            "items": {
+              "type": "string",
+              "pattern": "^[a-z][a-z0-9_-]*$"
+            }
+          },
+          "capabilities": {
+            "type": "array",
+            "items": {
+              "type": "string",
+              "enum": [
+                "spawn",
+                "exec",
+                "exec_stream",
+                "files",
+                "logs",
+                "preview",
+                "inventory",
+                "drain",
+                "stats"
+              ]
+            }
+          },
+          "capacity": {
+            "$ref": "#/components/schemas/WorkerCapacity"
+          },
+          "usage": {
+            "$ref": "#/components/schemas/WorkerUsage"
+          },
+          "labels": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            }
+          },
+          "outstanding_work": {
+            "type": "integer"
+          }
+        }
+      },
+      "Worker": {
+        "type": "object",
+        "description": "api.md §8.4.",
+        "required": [
+          "id",
+          "hostname",
+          "status",
+          "stale",
+          "liveness",
+          "admin_state",
+          "epoch",
+          "version",
+          "protocol_version",
+          "providers",
+          "capabilities",
+          "labels",
+          "capacity",
+          "usage",
+          "created_at",
+          "updated_at"
+        ],
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "hostname": {
+            "type": "string"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "online",
+              "draining",
+              "drained",
+              "offline",
+              "lost"
+            ]
+          },
+          "stale": {
+            "type": "boolean"
+          },
+          "liveness": {
+            "type": "string",
+            "enum": [
+              "alive",
+              "stale",
+              "lost"
+            ]
+          },
+          "admin_state": {
+            "type": "string",
+            "enum": [
+              "active",
+              "draining",
+              "drained"
+            ]
+          },
+          "epoch": {
+            "type": "string"
+          },
+          "version": {
+            "type": "string"
+          },
+          "protocol_version": {
+            "type": "integer"
+          },
+          "providers": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "capabilities": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "labels": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            }
+          },
+          "capacity": {
+            "$ref": "#/components/schemas/WorkerCapacity"
+          },
+          "usage": {
+            "$ref": "#/components/schemas/WorkerUsage"
+          },
+          "drain": {
+            "type": "object",
+            "properties": {
+              "started_at": {
+                "type": "string",
+                "format": "date-time"
+              },
+              "deadline": {
+                "type": "string",
+                "format": "date-time"
+              },
+              "reason": {
+                "type": "string"
+              }
+            }
+          },
+          "last_heartbeat": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "updated_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "LeaseToken": {
+        "type": "object",
+        "required": [
+          "resource_id",
+          "generation",
+          "expires_at"
+        ],
+        "properties": {
+          "resource_id": {
+            "type": "string"
+          },
+          "holder_id": {
+            "type": "string"
+          },
+          "generation": {
+            "type": "integer"
+          },
+          "expires_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "HeartbeatResponse": {
+        "allOf": [
+          {
+            "$ref": "#/components/schemas/Worker"
+          },
+          {
+            "type": "object",
+            "required": [
+              "directives",
+              "leases",
+              "revoked",
+              "control_plane"
+            ],
+            "properties": {
+              "directives": {
+                "type": "object",
+                "properties": {
+                  "draining": {
+                    "type": "boolean"
+                  },
+                  "drain_deadline": {
+                    "type": [
+                      "string",
+                      "null"
+                    ],
+                    "format": "date-time"
+                  },
+                  "drained": {
+                    "type": "boolean"
+                  }
+                }
+              },
+              "leases": {
+                "type": "array",
+                "items": {
+                  "$ref": "#/components/schemas/LeaseToken"
+                }
+              },
+              "revoked": {
+                "type": "array",
+                "items": {
+                  "type": "object",
+                  "properties": {
+                    "sandbox_id": {
+                      "type": "string"
+                    },
+                    "generation": {
+                      "type": "integer"
+                    }
+                  }
+                }
+              },
+              "control_plane": {
+                "type": "object",
+                "properties": {
+                  "instance_id": {
+                    "type": "string"
+                  },
+                  "protocol_version": {
+                    "type": "integer"
+                  },
+                  "time": {
+                    "type": "string",
+                    "format": "date-time"
+                  },
+                  "public_keys": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    }
+                  }
+                }
+              }
+            }
+          }
+        ]
+      },
+      "LeaseRenewRequest": {
+        "type": "object",
+        "properties": {
+          "ttl": {
+            "type": "string"
+          },
+          "generation": {
+            "type": "integer",
+            "minimum": 1
+          }
+        }
+      },
+      "LeaseRenewResponse": {
+        "type": "object",
+        "required": [
+          "lease"
+        ],
+        "properties": {
+          "lease": {
+            "$ref": "#/components/schemas/LeaseToken"
+          }
+        }
+      },
+      "Lease": {
+        "type": "object",
+        "properties": {
+          "resource_id": {
+            "type": "string"
+          },
+          "resource_type": {
+            "type": "string",
+            "enum": [
+              "sandbox",
+              "leader"
+            ]
+          },
+          "holder_id": {
+            "type": "string"
+          },
+          "holder_epoch": {
+            "type": "string"
+          },
+          "generation": {
+            "type": "integer"
+          },
+          "expires_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "updated_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "WorkerCredentialRequest": {
+        "type": "object",
+        "properties": {
+          "kind": {
+            "type": "string",
+            "enum": [
+              "secret"
+            ]
+          },
+          "scopes": {
+            "type": "array",
+            "items": {
+              "type": "string",
+              "enum": [
+                "worker:heartbeat",
+                "worker:lease",
+                "worker:inventory"
+              ]
+            }
+          },
+          "ttl": {
+            "type": "string",
+            "description": "absent or \"0s\" = no expiry"
+          },
+          "description": {
+            "type": "string",
+            "maxLength": 256
+          }
+        }
+      },
+      "WorkerCredentialUpdate": {
+        "type": "object",
+        "required": [
+          "ttl"
+        ],
+        "properties": {
+          "ttl": {
+            "type": "string",
+            "description": "new lifetime from now; \"0s\" removes the expiry"
+          }
+        }
+      },
+      "WorkerCredential": {
+        "type": "object",
+        "required": [
+          "id",
+          "worker_id",
+          "kind",
+          "scopes",
+          "description",
+          "created_at"
+        ],
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "worker_id": {
+            "type": "string"
+          },
+          "kind": {
+            "type": "string"
+          },
+          "scopes": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "description": {
+            "type": "string"
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "expires_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "revoked_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "last_used_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "token": {
+            "type": "string",
+            "description": "only when issued: svmw_<id>_<secret>, shown once"
+          },
+          "control_plane_public_key": {
+            "type": "string"
+          },
+          "control_plane_key_id": {
+            "type": "string"
+          }
+        }
+      },
+      "WorkerTokenRequest": {
+        "type": "object",
+        "required": [
+          "worker_id"
+        ],
+        "properties": {
+          "worker_id": {
+            "type": "string"
+          },
+          "ttl": {
+            "type": "string",
+            "description": "default 15m, at most 24h"
+          },
+          "scopes": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "audience": {
+            "type": "string",
+            "enum": [
+              "worker"
+            ]
+          }
+        }
+      },
+      "WorkerTokenResponse": {
+        "type": "object",
+        "required": [
+          "token",
+          "worker_id",
+          "expires_at"
+        ],
+        "properties": {
+          "token": {
+            "type": "string"
+          },
+          "worker_id": {
+            "type": "string"
+          },
+          "expires_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "ControlPlane": {
+        "type": "object",
+        "properties": {
+          "instance_id": {
+            "type": "string"
+          },
+          "is_leader": {
+            "type": "boolean"
+          },
+          "leader_instance_id": {
+            "type": "string"
+          },
+          "version": {
+            "type": "string"
+          },
+          "public_key": {
+            "type": "string"
+          },
+          "key_id": {
+            "type": "string"
+          },
+          "instances": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "properties": {
+                "instance_id": {
+                  "type": "string"
+                },
+                "hostname": {
+                  "type": "string"
+                },
+                "version": {
+                  "type": "string"
+                },
+                "started_at": {
+                  "type": "string",
+                  "format": "date-time"
+                },
+                "last_seen": {
+                  "type": "string",
+                  "format": "date-time"
+                }
+              }
+            }
+          }
+        }
       }
     },
     "responses": {
@@ -5097,6 +6724,15 @@ let openAPIDocumentText = ##"""
           "maxLength": 128
         },
         "description": "Same key, principal and body within 24 h → the stored status and body (`Idempotent-Replayed: true`); another body → 409; a duplicate arriving while the first runs waits for it (up to the spawn deadline). 5xx results are not stored."
+      },
+      "XWorkerID": {
+        "name": "X-Worker-ID",
+        "in": "header",
+        "required": true,
+        "schema": {
+          "type": "string"
+        },
+        "description": "The calling worker's ID."
       }
     },
     "headers": {
@@ -5141,6 +6777,12 @@ let openAPIDocumentText = ##"""
         "in": "header",
         "name": "X-API-Key",
         "description": "API key (database or config key). Declared for routes that need authentication; anonymous loopback mode needs none."
+      },
+      "WorkerToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Worker-Token",
+        "description": "A worker credential (per-worker secret `svmw_…` or the shared staging token), together with `X-Worker-ID`. Only worker routes accept it."
       }
     }
   }

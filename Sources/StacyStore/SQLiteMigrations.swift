@@ -10,6 +10,7 @@ public enum SQLiteMigrations {
     public static let all: [Migration] = [
         Migration(version: 1, name: "core_schema", sql: v1CoreSchema),
         Migration(version: 2, name: "workers_tenancy_audit", sql: v2WorkersTenancyAudit),
+        Migration(version: 3, name: "text_epochs", sql: v3TextEpochs),
     ]
 
     static let v1CoreSchema = """
@@ -272,5 +273,76 @@ public enum SQLiteMigrations {
         expires_at    INTEGER NOT NULL
     );
     CREATE INDEX event_tickets_expires_idx ON event_tickets (expires_at);
+    """
+
+    /// Epochs are 128-bit hex strings or `legacy` (workers.md §4), not integers: version 2 declared
+    /// `workers.epoch` and `leases.holder_epoch` INTEGER, whose affinity turns an all-digit epoch into
+    /// a number (leading zeros lost) and one like `12e4…` into a REAL. It also gave
+    /// `workers.capabilities`, a JSON array, the default '{}'. SQLite cannot change a column's type,
+    /// so both tables are rebuilt (create, copy, drop, rename, re-index). Copied epochs: the old
+    /// default 0 ("no epoch") becomes `legacy`; any other stored value is kept as its text; the old
+    /// '{}' capabilities default becomes '[]'.
+    static let v3TextEpochs = """
+    CREATE TABLE workers_v3 (
+        id                    TEXT PRIMARY KEY,
+        hostname              TEXT NOT NULL DEFAULT '',
+        status                TEXT NOT NULL,
+        liveness              TEXT NOT NULL,
+        admin_state           TEXT NOT NULL DEFAULT 'active',
+        epoch                 TEXT NOT NULL DEFAULT 'legacy',
+        started_at            INTEGER,
+        protocol_version      INTEGER NOT NULL DEFAULT 1,
+        version               TEXT NOT NULL DEFAULT '',
+        heartbeat_interval_ms INTEGER,
+        providers             TEXT NOT NULL DEFAULT '[]',
+        capabilities          TEXT NOT NULL DEFAULT '[]',
+        capacity              TEXT NOT NULL DEFAULT '{}',
+        usage                 TEXT NOT NULL DEFAULT '{}',
+        labels                TEXT NOT NULL DEFAULT '{}',
+        last_heartbeat        INTEGER,
+        drain_started_at      INTEGER,
+        drain_deadline        INTEGER,
+        drain_reason          TEXT,
+        created_at            INTEGER NOT NULL,
+        updated_at            INTEGER NOT NULL
+    );
+    INSERT INTO workers_v3 (
+        id, hostname, status, liveness, admin_state, epoch, started_at, protocol_version, version,
+        heartbeat_interval_ms, providers, capabilities, capacity, usage, labels, last_heartbeat,
+        drain_started_at, drain_deadline, drain_reason, created_at, updated_at)
+    SELECT
+        id, hostname, status, liveness, admin_state,
+        CASE WHEN typeof(epoch) = 'integer' AND epoch = 0 THEN 'legacy' ELSE CAST(epoch AS TEXT) END,
+        started_at, protocol_version, version, heartbeat_interval_ms, providers,
+        CASE WHEN capabilities = '{}' THEN '[]' ELSE capabilities END,
+        capacity, usage, labels, last_heartbeat, drain_started_at, drain_deadline, drain_reason,
+        created_at, updated_at
+    FROM workers;
+    DROP TABLE workers;
+    ALTER TABLE workers_v3 RENAME TO workers;
+    CREATE INDEX workers_liveness_idx ON workers (liveness);
+
+    CREATE TABLE leases_v3 (
+        resource_id   TEXT PRIMARY KEY,
+        resource_type TEXT NOT NULL CHECK (resource_type IN ('sandbox', 'leader')),
+        holder_id     TEXT NOT NULL,
+        holder_epoch  TEXT NOT NULL DEFAULT 'legacy',
+        generation    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+    );
+    INSERT INTO leases_v3 (
+        resource_id, resource_type, holder_id, holder_epoch, generation, expires_at, created_at, updated_at)
+    SELECT
+        resource_id, resource_type, holder_id,
+        CASE WHEN typeof(holder_epoch) = 'integer' AND holder_epoch = 0 THEN 'legacy'
+             ELSE CAST(holder_epoch AS TEXT) END,
+        generation, expires_at, created_at, updated_at
+    FROM leases;
+    DROP TABLE leases;
+    ALTER TABLE leases_v3 RENAME TO leases;
+    CREATE INDEX leases_holder_idx ON leases (holder_id);
+    CREATE INDEX leases_expires_idx ON leases (expires_at);
     """
 }

@@ -4,7 +4,7 @@
 ///
 /// Time: every stored time, and `now()`, is database time in Unix milliseconds, so ownership and
 /// expiry decisions never depend on one process's clock.
-public protocol Store: Sendable {
+public protocol Store: WorkerStore, Sendable {
     /// "sqlite" or "postgres"; reported by /ready and `db status`.
     var driver: String { get }
 

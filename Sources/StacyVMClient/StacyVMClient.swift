@@ -167,8 +167,8 @@ public final class StacyVMClient: Sendable {
     private let session: URLSession
 
     public init(baseURL: String = "http://127.0.0.1:7423", apiKey: String? = nil, adminKey: String? = nil,
-                userID: String? = nil, tenantID: String? = nil, timeout: Double = 30,
-                onRequest: (@Sendable (RequestLog) -> Void)? = nil) {
+                userID: String? = nil, tenantID: String? = nil, workerID: String? = nil, workerToken: String? = nil,
+                timeout: Double = 30, onRequest: (@Sendable (RequestLog) -> Void)? = nil) {
         self.onRequest = onRequest
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
@@ -180,6 +180,9 @@ public final class StacyVMClient: Sendable {
         if let adminKey { headers.append(("X-Admin-API-Key", adminKey)) }
         if let userID { headers.append(("X-User-ID", userID)) }
         if let tenantID { headers.append(("X-Tenant-ID", tenantID)) }
+        // A worker's identity (workers.md §3.1): only the worker routes accept it.
+        if let workerID { headers.append(("X-Worker-ID", workerID)) }
+        if let workerToken { headers.append(("X-Worker-Token", workerToken)) }
         self.headers = headers
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
@@ -293,7 +296,7 @@ public final class StacyVMClient: Sendable {
     // MARK: transport
 
     /// `?a=b&c=d` with each name and value percent-encoded; empty without items.
-    private func queryString(_ items: [(String, String)]) -> String {
+    func queryString(_ items: [(String, String)]) -> String {
         guard !items.isEmpty else { return "" }
         var allowed = CharacterSet.urlQueryAllowed
         allowed.remove(charactersIn: "&=+?#")
@@ -317,13 +320,13 @@ public final class StacyVMClient: Sendable {
         }
     }
 
-    private func escape(_ segment: String) -> String {
+    func escape(_ segment: String) -> String {
         var allowed = CharacterSet.urlPathAllowed
         allowed.remove("/")
         return segment.addingPercentEncoding(withAllowedCharacters: allowed) ?? segment
     }
 
-    private func makeRequest(_ method: String, _ path: String, body: (some Encodable)?) throws(StacyVMError) -> URLRequest {
+    func makeRequest(_ method: String, _ path: String, body: (some Encodable)?) throws(StacyVMError) -> URLRequest {
         guard let url = URL(string: baseURL + path) else {
             throw StacyVMError(status: 0, code: "CONNECTION_ERROR", message: "invalid URL \(baseURL + path)")
         }
@@ -343,11 +346,11 @@ public final class StacyVMClient: Sendable {
         return request
     }
 
-    private func call<Response: Decodable>(_ method: String, _ path: String) async throws(StacyVMError) -> Response {
+    func call<Response: Decodable>(_ method: String, _ path: String) async throws(StacyVMError) -> Response {
         try await call(method, path, body: Optional<Empty>.none)
     }
 
-    private func call<Response: Decodable>(_ method: String, _ path: String,
+    func call<Response: Decodable>(_ method: String, _ path: String,
                                            body: (some Encodable)?) async throws(StacyVMError) -> Response {
         let request = try makeRequest(method, path, body: body)
         let (status, bytes) = try await fetch(request)
@@ -359,13 +362,13 @@ public final class StacyVMClient: Sendable {
     }
 
     /// The body of a 2xx response; otherwise the error envelope is thrown.
-    private func fetch(_ request: URLRequest) async throws(StacyVMError) -> (Int, [UInt8]) {
+    func fetch(_ request: URLRequest) async throws(StacyVMError) -> (Int, [UInt8]) {
         let (status, bytes) = try await send(request)
         guard (200..<300).contains(status) else { throw StacyVMError.from(status: status, body: bytes) }
         return (status, bytes)
     }
 
-    private func send(_ request: URLRequest) async throws(StacyVMError) -> (Int, [UInt8]) {
+    func send(_ request: URLRequest) async throws(StacyVMError) -> (Int, [UInt8]) {
         let observe = observer(for: request)
         let session = self.session
         let result: Result<(Int, [UInt8]), StacyVMError> = await withCheckedContinuation { continuation in
@@ -389,7 +392,7 @@ public final class StacyVMClient: Sendable {
     }
 }
 
-private struct Empty: Encodable {}
+struct Empty: Encodable {}
 
 /// Splits the response into lines as data arrives and yields one event per NDJSON frame;
 /// blank keep-alive lines are skipped. A non-2xx response is collected and thrown as the envelope.

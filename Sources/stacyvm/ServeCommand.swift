@@ -5,6 +5,7 @@ import StacyHTTP
 import StacyOrchestrator
 import StacyServer
 import StacyStore
+import StacyWorker
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -57,7 +58,7 @@ struct ServeCommand: ParsableCommand {
         let instanceID = ControlPlane.makeInstanceID(configured: settings.server.instanceID)
         let controlPlane: ControlPlane
         do {
-            try store.registerControlPlane(instanceID: instanceID, hostname: hostName(), version: BuildInfo.version)
+            try store.registerControlPlane(instanceID: instanceID, hostname: systemHostName() ?? "", version: BuildInfo.version)
             controlPlane = try ControlPlane(config: settings, store: store, log: log, instanceID: instanceID,
                                         environment: ProcessInfo.processInfo.environment)
             try controlPlane.start()
@@ -102,8 +103,3 @@ struct ServeCommand: ParsableCommand {
     }
 }
 
-func hostName() -> String {
-    var name = [CChar](repeating: 0, count: 256)
-    gethostname(&name, name.count - 1)
-    return String(cString: name)
-}

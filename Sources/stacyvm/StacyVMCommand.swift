@@ -8,7 +8,7 @@ struct StacyVMCommand: ParsableCommand {
         abstract: "Self-hosted sandboxes for AI agents, code runners and developer tools.",
         subcommands: [ServeCommand.self, ConfigCommand.self, DBCommand.self, ImagesCommand.self, RoutesCommand.self,
                       VersionCommand.self, SpawnCommand.self, ExecCommand.self, ListCommand.self, KillCommand.self,
-                      TemplatesCommand.self]
+                      TemplatesCommand.self, WorkerCommand.self, WorkersCommand.self, TokenCommand.self]
     )
 
     /// cli.md §1: a usage error exits 2 (ArgumentParser's own code for it is 64, EX_USAGE).

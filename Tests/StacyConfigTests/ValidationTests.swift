@@ -56,6 +56,43 @@ final class ValidationTests: XCTestCase {
         XCTAssertEqual(t.load("rate_limit:\n  enabled: true\n")?.config.value("rate_limit.enabled"), .bool(true))
     }
 
+    /// workers.md §1–2: a worker's own keys and the control plane's worker settings.
+    func testWorkerKeys() {
+        assertValid("""
+        worker:
+          id: worker-a
+          control_plane_url: https://cp.example.com:7423/
+          listen_addr: 10.0.0.5:7430
+          heartbeat_interval: 1s
+          labels: {zone: a}
+          capacity: {max_sandboxes: 10, vcpu_overcommit: 2.5}
+        workers:
+          stale_after_intervals: 2
+          lost_after_intervals: 4
+          orphan_policy: ignore
+        """)
+        assertProblem("worker:\n  id: local-2\n", "worker.id", contains: "embedded")
+        assertProblem("worker:\n  id: \"has space\"\n", "worker.id", contains: "invalid worker ID")
+        assertProblem("worker:\n  control_plane_url: http://cp:7423/api/v1\n", "worker.control_plane_url", contains: "no path")
+        assertProblem("worker:\n  control_plane_url: cp:7423\n", "worker.control_plane_url")
+        assertProblem("worker:\n  heartbeat_interval: 500ms\n", "worker.heartbeat_interval", contains: "between 1s and 5m0s")
+        assertProblem("worker:\n  heartbeat_interval: 6m\n", "worker.heartbeat_interval")
+        assertProblem("worker:\n  listen_addr: 7430\n", "worker.listen_addr", contains: "host:port")
+        assertValid("worker:\n  listen_addr: 127.0.0.1:0\n")
+        // Listening on every interface needs a URL others can dial, and that URL can't be a wildcard.
+        assertProblem("worker:\n  listen_addr: 0.0.0.0:7430\n", "worker.advertise_url", contains: "every interface")
+        assertProblem("worker:\n  listen_addr: :7430\n", "worker.advertise_url")
+        assertValid("worker:\n  listen_addr: 0.0.0.0:7430\n  advertise_url: http://10.0.0.5:7430\n")
+        assertProblem("worker:\n  listen_addr: 0.0.0.0:7430\n  advertise_url: http://0.0.0.0:7430\n", "worker.advertise_url",
+                      contains: "wildcard")
+        assertProblem("workers:\n  stale_after_intervals: 5\n  lost_after_intervals: 5\n", "workers.lost_after_intervals",
+                      contains: "greater than")
+        assertProblem("workers:\n  orphan_policy: adopt\n", "workers.orphan_policy")
+        assertProblem("worker:\n  rpc_tls:\n    enabled: true\n    server_cert_file: c.pem\n", "worker.rpc_tls.server_key_file")
+        XCTAssertEqual(t.load("")?.config.value("worker.heartbeat_interval")?.durationValue, .seconds(10))
+        XCTAssertEqual(t.load("")?.config.value("worker.state_dir")?.stringValue, t.home + "/.stacyvm/worker")
+    }
+
     func testPostgresNeedsDSN() {
         assertProblem("database:\n  driver: postgres\n", "database.dsn", contains: "postgres")
         let ok = t.load("database:\n  driver: postgres\n  dsn: postgres://u:p@db/stacyvm\n")
@@ -191,9 +228,12 @@ final class ValidationTests: XCTestCase {
         }
     }
 
-    func testTableExcludesLaterNamespaces() {
-        XCTAssertFalse(KeyTable.all.contains { $0.key.hasPrefix("workers.") || $0.key.hasPrefix("leases.")
-            || $0.key.hasPrefix("scheduler.") || $0.key.hasPrefix("worker.") })
+    func testTableHasTheWorkerNamespacesAndGeneratedVariants() {
+        for key in ["workers.lost_after_intervals", "leases.grace", "scheduler.max_attempts", "worker.id",
+                    "worker.capacity.vcpu_overcommit", "auth.control_plane_public_key_file"] {
+            XCTAssertNotNil(KeyTable.byKey[key], key)
+        }
+        XCTAssertTrue(KeyTable.byKey["workers.default_drain_deadline"]!.tunable)
         XCTAssertNotNil(KeyTable.byKey["database.dsn_file"])
         XCTAssertNotNil(KeyTable.byKey["auth.api_key_file"])
         XCTAssertNotNil(KeyTable.byKey["auth.admin_api_key_sha256"])

@@ -85,7 +85,9 @@ final class AuthTests: XCTestCase {
     /// declared scope implies: 401 without a (valid API) credential, 403 without the scope, and
     /// otherwise neither (404 for a sandbox of another tenant).
     func testAuthMatrixFromTheOpenAPIDocument() throws {
-        try startServer()
+        // The `.worker` caller is a real worker here (the shared staging token), so worker routes
+        // check acceptance as well as refusal.
+        try startServer(["STACYVM_AUTH_WORKER_TOKEN": "stacyvm-worker-secret"])
         let documentURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("openapi/openapi.json")
         let document = try JanssonDecoder().decode(JSONValue.self, from: Array(try Data(contentsOf: documentURL)))
@@ -104,9 +106,19 @@ final class AuthTests: XCTestCase {
                     let concrete = path.replacingOccurrences(of: "{id}", with: sandbox.id)
                         .replacingOccurrences(of: "{keyID}", with: "nonexistent")
                         .replacingOccurrences(of: "{ownerID}", with: "alice")
+                        .replacingOccurrences(of: "{workerID}", with: "worker-a")
+                        .replacingOccurrences(of: "{credentialID}", with: "nonexistent")
+                        .replacingOccurrences(of: "{resourceID}", with: "nonexistent")
                     let status = try statusOf(method.uppercased(), concrete + "?path=x&pattern=*", credential.headers)
                     let label = "\(method.uppercased()) \(path) as \(credential.rawValue) → \(status)"
-                    if scope == "public" {
+                    if scope.hasPrefix("worker:") {
+                        // Worker routes take worker credentials only: an API key is no credential there.
+                        if credential == .worker {
+                            XCTAssertFalse([401, 403].contains(status), label)
+                        } else {
+                            XCTAssertEqual(status, 401, label)
+                        }
+                    } else if scope == "public" {
                         XCTAssertFalse([401, 403].contains(status), label)
                     } else if credential == .none || credential == .worker {
                         XCTAssertEqual(status, 401, label)

@@ -330,6 +330,102 @@ final class SQLiteStoreContractTests: StoreContractTests {
         }
     }
 
+    /// Migration 3: version 2 stored epochs in INTEGER columns, whose affinity turns an all-digit
+    /// epoch into a number. The rebuilt tables keep every row, hold epochs as TEXT and default
+    /// capabilities to a JSON array.
+    func testMigration3RebuildsWorkersAndLeasesWithTextEpochs() throws {
+        let store = try XCTUnwrap(try freshStore() as? SQLiteStore)
+        XCTAssertEqual(try store.migrate(to: 2).map(\.version), [1, 2])
+        try store.write { c throws(StoreError) in
+            try c.execute("""
+                INSERT INTO workers (id, status, liveness, created_at, updated_at) VALUES ('w-default', 'online', 'alive', 1, 2);
+                INSERT INTO workers (id, status, liveness, epoch, started_at, capabilities, last_heartbeat, created_at, updated_at)
+                VALUES ('w-hex', 'draining', 'stale', '9f2c4e1a0b3d5c7e8f9a0b1c2d3e4f50', 5, '["spawn"]', 7, 3, 4);
+                INSERT INTO leases VALUES ('sb-1', 'sandbox', 'w-hex', '9f2c4e1a0b3d5c7e8f9a0b1c2d3e4f50', 4, 99, 1, 2);
+                INSERT INTO leases VALUES ('leader', 'leader', 'cp-1', 0, 7, 98, 1, 2);
+                INSERT INTO leases VALUES ('sb-digits', 'sandbox', 'w-hex', '0042', 1, 97, 1, 2);
+                """)
+        }
+        XCTAssertEqual(try store.write { c throws(StoreError) in
+            try c.queryFirst("SELECT typeof(holder_epoch) || ':' || holder_epoch FROM leases WHERE resource_id = 'sb-digits'") { $0.string(0) }
+        }, "integer:42", "the version 2 bug this migration fixes")
+
+        XCTAssertEqual(try store.migrate(to: nil).map(\.version), Array(3...SQLiteMigrations.all.count))
+        XCTAssertEqual(try store.getWorker("w-default"), WorkerRecord(
+            id: "w-default", status: "online", liveness: "alive", epoch: "legacy", protocolVersion: 1,
+            capabilitiesJSON: "[]", createdAt: 1, updatedAt: 2))
+        XCTAssertEqual(try store.getWorker("w-hex"), WorkerRecord(
+            id: "w-hex", status: "draining", liveness: "stale", epoch: "9f2c4e1a0b3d5c7e8f9a0b1c2d3e4f50", startedAt: 5,
+            protocolVersion: 1, capabilitiesJSON: #"["spawn"]"#, lastHeartbeat: 7, createdAt: 3, updatedAt: 4))
+        XCTAssertEqual(try store.getLease(resourceID: "sb-1"), LeaseRecord(
+            resourceID: "sb-1", resourceType: "sandbox", holderID: "w-hex", holderEpoch: "9f2c4e1a0b3d5c7e8f9a0b1c2d3e4f50",
+            generation: 4, expiresAt: 99, createdAt: 1, updatedAt: 2))
+        XCTAssertEqual(try store.getLease(resourceID: "leader")?.holderEpoch, "legacy")
+        XCTAssertEqual(try store.getLease(resourceID: "sb-digits")?.holderEpoch, "42", "lost digits cannot come back")
+
+        let columns = try store.read { c throws(StoreError) in
+            try c.query(
+                """
+                SELECT m.name || '.' || p.name || ' ' || p.type || ' ' || p."notnull" || ' ' || COALESCE(p.dflt_value, 'NULL')
+                FROM sqlite_master m, pragma_table_info(m.name) p
+                WHERE m.name IN ('workers', 'leases') AND p.name IN ('epoch', 'capabilities', 'holder_epoch')
+                ORDER BY m.name, p.cid
+                """) { $0.string(0) }
+        }
+        XCTAssertEqual(columns, [
+            "leases.holder_epoch TEXT 1 'legacy'", "workers.epoch TEXT 1 'legacy'", "workers.capabilities TEXT 1 '[]'",
+        ])
+        let indexes = try store.read { c throws(StoreError) in
+            try c.query(
+                """
+                SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('workers', 'leases')
+                  AND sql IS NOT NULL ORDER BY name
+                """) { $0.string(0) }
+        }
+        XCTAssertEqual(indexes, ["leases_expires_idx", "leases_holder_idx", "workers_liveness_idx"])
+        // The rebuilt tables work for the store: heartbeats and leases on the migrated rows.
+        guard case .accepted(let worker, _) = try store.recordHeartbeat(
+            WorkerHeartbeat(workerID: "w-hex", hostname: "h", status: "online", epoch: "9f2c4e1a0b3d5c7e8f9a0b1c2d3e4f50",
+                            startedAt: 5, protocolVersion: 2, version: "1", heartbeatIntervalMs: 1_000, providersJSON: "[]",
+                            capabilitiesJSON: "[]", capacityJSON: "{}", usageJSON: "{}", labelsJSON: "{}"),
+            staleAfterMs: 60_000)
+        else { return XCTFail("heartbeat of the stored epoch refused") }
+        XCTAssertEqual(worker.createdAt, 3)
+        XCTAssertEqual(try store.acquireLease(resourceID: "sb-1", resourceType: "sandbox", holderID: "w-new",
+                                              holderEpoch: "e", expiry: .fromNow(1_000)).generation, 5, "expired: taken over")
+    }
+
+    /// Scopes are stored as a JSON array; a row whose scopes are anything else is reported, not guessed at.
+    func testWorkerCredentialScopesAreAJSONArray() throws {
+        let store = try XCTUnwrap(try migratedStore() as? SQLiteStore)
+        try store.insertWorkerCredential(WorkerCredentialRecord(
+            id: "wc-1", workerID: "w", secretSHA256: nil, scopes: ["worker:heartbeat", "quote\"d ü"]))
+        XCTAssertEqual(try store.read { c throws(StoreError) in
+            try c.queryFirst("SELECT scopes FROM worker_credentials") { $0.string(0) }
+        }, #"["worker:heartbeat","quote\"d ü"]"#)
+        try store.write { c throws(StoreError) in
+            _ = try c.run("UPDATE worker_credentials SET scopes = '{\"worker:heartbeat\":true}'")
+        }
+        XCTAssertThrowsError(try store.getWorkerCredential(id: "wc-1")) { error in
+            guard case .internal = error as? StoreError else { return XCTFail("expected internal, got \(error)") }
+        }
+    }
+
+    func testJSONTextStringArrayParsesWhatArrayWrites() {
+        let samples: [[String]] = [
+            [], [""], ["a"], ["worker:heartbeat", "worker:lease"], ["quote\" back\\slash / ü 🚀 日本語"],
+            ["\u{0}\u{1}\u{1f}\t\n\r"],
+        ]
+        for sample in samples {
+            XCTAssertEqual(JSONText.stringArray(JSONText.array(of: sample)), sample)
+        }
+        XCTAssertEqual(JSONText.stringArray(#" [ "a" , "\u00fc\ud83d\ude80\/\b\f" ] "#), ["a", "ü🚀/\u{8}\u{c}"])
+        for bad in ["", "{}", "[", "]", "[1]", #"["a",]"#, #"["a" "b"]"#, #"["a"] x"#, #"["\x"]"#, #"["\ud83d"]"#,
+                    #"["\udc00"]"#, "[\"\u{1}\"]", #"["\u12"]"#, "null", #""a""#] {
+            XCTAssertNil(JSONText.stringArray(bad), bad)
+        }
+    }
+
     func testMigrationListIsContiguousAndChecksummed() throws {
         XCTAssertNoThrow(try MigrationPlanner.checkSequence(SQLiteMigrations.all))
         XCTAssertEqual(SQLiteMigrations.all.map(\.version), Array(1...SQLiteMigrations.all.count))

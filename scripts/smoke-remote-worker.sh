@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# smoke-remote-worker.sh [DIR]: a control plane and two remote workers on one host with the mock
+# provider (workers.md §12). Every step checks what a user would look at with curl or the CLI;
+# any failure prints both processes' logs and exits 1. Prints PASSED at the end.
+#
+# Steps run now: 1 (start, credentials), 2 (status), 3 (identity), and the staging guide's shared
+# token flow. Later steps (spawn, exec, files, renew, drain, kill -9) join as their features land.
+#
+# Environment:
+#   STACYVM_BIN                          binary (default: builds .build/debug/stacyvm)
+#   STACYVM_REMOTE_SMOKE_CP_PORT         control plane port (17423)
+#   STACYVM_REMOTE_SMOKE_WORKER_A_PORT   worker-a RPC port (17430)
+#   STACYVM_REMOTE_SMOKE_WORKER_B_PORT   worker-b RPC port (17431)
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [[ -z ${STACYVM_BIN:-} ]]; then
+  (cd "$root" && swift build --product stacyvm) >&2 || { echo "smoke: build failed" >&2; exit 2; }
+  STACYVM_BIN=$root/.build/debug/stacyvm
+fi
+bin=$(cd "$(dirname "$STACYVM_BIN")" && pwd)/$(basename "$STACYVM_BIN")
+[[ -x $bin ]] || { echo "smoke: $bin is not executable" >&2; exit 2; }
+command -v curl >/dev/null || { echo "smoke: curl is required" >&2; exit 2; }
+
+dir=${1:-$(mktemp -d "${TMPDIR:-/tmp}/stacyvm-remote-smoke.XXXXXX")}
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+cp_port=${STACYVM_REMOTE_SMOKE_CP_PORT:-17423}
+a_port=${STACYVM_REMOTE_SMOKE_WORKER_A_PORT:-17430}
+b_port=${STACYVM_REMOTE_SMOKE_WORKER_B_PORT:-17431}
+cp_url=http://127.0.0.1:$cp_port
+admin_key=smoke-admin-key-0123456789abcdef0123
+api_key=smoke-api-key-0123456789abcdef012345
+shared_token=smoke-shared-staging-token-0123456789
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  sleep 0.3
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null; done
+}
+trap cleanup EXIT
+export HOME=$dir
+unset STACYVM_CONFIG
+
+fail() {
+  echo "smoke: FAIL: $*" >&2
+  for log in "$dir"/*.log; do
+    [[ -f $log ]] || continue
+    echo "----- $(basename "$log") (last 40 lines) -----" >&2
+    tail -n 40 "$log" >&2
+  done
+  exit 1
+}
+step() { echo "smoke: $*"; }
+# curl that prints the body and appends the status on its own last line.
+api() { curl -s -m 10 -w '\n%{http_code}' "$@"; }
+status_of() { printf '%s' "$1" | tail -n 1; }
+body_of() { printf '%s' "$1" | sed '$d'; }
+wait_for() {  # wait_for <seconds> <command...>
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+
+cat >"$dir/cp.yaml" <<YAML
+server:
+  host: 127.0.0.1
+  port: $cp_port
+  data_dir: $dir/cp
+  local_worker:
+    enabled: false
+auth:
+  api_key: $api_key
+  admin_api_key: $admin_key
+  worker_token: $shared_token
+providers:
+  default: mock
+  mock:
+    enabled: true
+    root_dir: $dir/cp-sandboxes
+workers:
+  lost_after_intervals: 5
+  startup_grace: 0s
+  reconcile_interval: 2s
+defaults:
+  reaper_interval: 1s
+logging:
+  format: text
+YAML
+
+worker_config() {  # worker_config <name>
+  cat >"$dir/$1.yaml" <<YAML
+providers:
+  default: mock
+  mock:
+    enabled: true
+    root_dir: $dir/$1-sandboxes
+worker:
+  state_dir: $dir/$1-state
+logging:
+  format: text
+YAML
+}
+worker_config worker-a
+worker_config worker-b
+
+# 1. Control plane, credentials, two workers.
+step "1. start the control plane"
+"$bin" serve --config "$dir/cp.yaml" >"$dir/cp.log" 2>&1 &
+pids+=($!)
+ready() { [[ $(curl -s -o /dev/null -w '%{http_code}' "$cp_url/api/v1/ready") == 200 ]]; }
+wait_for 10 ready || fail "control plane not ready within 10 s"
+kill -0 "${pids[0]}" 2>/dev/null || fail "the control plane exited (is port $cp_port taken by another process?)"
+
+issue() {  # issue <worker-id> → token
+  local out
+  out=$("$bin" token issue "$1" --server "$cp_url" --admin-key "$admin_key" -o json) || return 1
+  printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
+}
+token_a=$(issue worker-a) || fail "token issue worker-a"
+token_b=$(issue worker-b) || fail "token issue worker-b"
+[[ $token_a == svmw_* && $token_b == svmw_* ]] || fail "token issue did not print svmw_ secrets"
+
+start_worker() {  # start_worker <id> <token> <port>
+  "$bin" worker --config "$dir/$1.yaml" --id "$1" --control-plane "$cp_url" --worker-token "$2" \
+    --listen "127.0.0.1:$3" --heartbeat-interval 1s >>"$dir/$1.log" 2>&1 &
+  pids+=($!)
+}
+step "   start worker-a and worker-b"
+start_worker worker-a "$token_a" "$a_port"
+start_worker worker-b "$token_b" "$b_port"
+
+# 2. Status.
+step "2. both workers online"
+workers_json() { curl -s -m 5 -H "X-Admin-API-Key: $admin_key" "$cp_url/api/v1/workers"; }
+both_online() {
+  local json; json=$(workers_json)
+  [[ $json == *'"id":"worker-a"'* && $json == *'"id":"worker-b"'* ]] &&
+    [[ $(grep -o '"status":"online"' <<<"$json" | wc -l) -ge 2 ]]
+}
+wait_for 10 both_online || fail "workers not both online: $(workers_json)"
+[[ $(curl -s "http://127.0.0.1:$a_port/health") == *'"status":"ok"'* ]] || fail "worker-a /health"
+listing=$("$bin" workers list --server "$cp_url" --api-key "$admin_key" -o table) || fail "workers list"
+[[ $listing == *"worker-a  online"* && $listing == *"worker-b  online"* ]] || fail "workers list: $listing"
+[[ $(workers_json) == *"\"rpc_url\":\"http://127.0.0.1:$a_port\""* ]] || fail "worker-a does not advertise its rpc_url"
+
+# 3. Identity.
+step "3. identity: credentials are bound to their worker and their kind of route"
+if "$bin" worker --config "$dir/worker-b.yaml" --id worker-b --control-plane "$cp_url" --worker-token "$token_a" --once \
+  >>"$dir/once.log" 2>&1; then fail "worker --once as worker-b with worker-a's token was accepted"; fi
+r=$(api -X POST "$cp_url/api/v1/worker/worker-b/heartbeat" -H "X-Worker-ID: worker-a" -H "X-Worker-Token: $token_a" -d '{}')
+[[ $(status_of "$r") == 403 ]] || fail "worker-b heartbeat with worker-a's credential: $(status_of "$r") $(body_of "$r")"
+r=$(api -X POST "$cp_url/api/v1/worker/worker-a/heartbeat" -H "X-API-Key: $api_key" -d '{}')
+[[ $(status_of "$r") == 401 ]] || fail "API key on the heartbeat route: $(status_of "$r")"
+r=$(api "$cp_url/api/v1/sandboxes" -H "X-Worker-ID: worker-a" -H "X-Worker-Token: $token_a")
+[[ $(status_of "$r") == 401 ]] || fail "worker token on GET /sandboxes: $(status_of "$r")"
+r=$(api -X POST "$cp_url/api/v1/worker/worker-a/heartbeat" -H "X-Worker-ID: worker-a" -H "X-Worker-Token: $token_a" \
+  -d '{"protocol_version":1}')
+[[ $(status_of "$r") == 400 && $(body_of "$r") == *UNSUPPORTED_VERSION* ]] || fail "protocol_version 1: $(status_of "$r")"
+
+step "   the staging guide's shared token: accepted for a worker without its own credential only"
+"$bin" worker --config "$dir/worker-b.yaml" --id worker-c --control-plane "$cp_url" --worker-token "$shared_token" --once \
+  >>"$dir/once.log" 2>&1 || fail "worker --once with the shared token for worker-c"
+if "$bin" worker --config "$dir/worker-b.yaml" --id worker-a --control-plane "$cp_url" --worker-token "$shared_token" --once \
+  >>"$dir/once.log" 2>&1; then fail "the shared token was accepted for worker-a, which has its own credential"; fi
+[[ $(workers_json) == *'"id":"worker-c"'* ]] || fail "worker-c not in the registry"
+[[ -s $dir/worker-a-state/control-plane-keys.json ]] || fail "worker-a did not pin the control plane's key"
+
+step "   SIGTERM: the worker announces itself offline"
+kill -TERM "${pids[2]}"
+wait "${pids[2]}" 2>/dev/null
+[[ $(curl -s -m 5 -H "X-Admin-API-Key: $admin_key" "$cp_url/api/v1/workers/worker-b") == *'"status":"offline"'* ]] ||
+  fail "worker-b not offline after SIGTERM"
+
+echo "smoke: PASSED"
