@@ -78,7 +78,9 @@ let package = Package(
         .testTarget(name: "StacyProvidersTests", dependencies: ["StacyProviders", "StacySandboxFS", "StacyAgentWire"]),
         .testTarget(name: "StacyServerTests",
                     dependencies: ["StacyServer", "StacyHTTP", "StacyJSON", "StacyConfig", "StacyStore",
-                                   "StacyAPI", "StacyTestSupport", "StacyProviders", "StacyOrchestrator"]),
+                                   "StacyAPI", "StacyTestSupport", "StacyProviders", "StacyOrchestrator", "StacyWorker"]),
+        .testTarget(name: "StacyWorkerTests",
+                    dependencies: ["StacyWorker", "StacyWorkerProto", "StacyOrchestrator", "StacyProviders", "StacyAPI", "StacyHTTP"]),
         .testTarget(name: "StacyVMClientTests",
                     dependencies: ["StacyVMClient", "StacyServer", "StacyStore", "StacyConfig", "StacyAPI", "StacyJSON"]),
     ]

@@ -3,8 +3,9 @@
 # provider (workers.md §12). Every step checks what a user would look at with curl or the CLI;
 # any failure prints both processes' logs and exits 1. Prints PASSED at the end.
 #
-# Steps run now: 1 (start, credentials), 2 (status), 3 (identity), and the staging guide's shared
-# token flow. Later steps (spawn, exec, files, renew, drain, kill -9) join as their features land.
+# Steps run now: 1 (start, credentials), 2 (status), 3 (identity), 4 (spawn and placement),
+# 11 (destroy), and the staging guide's shared token flow. Later steps (exec, files, renew, drain,
+# kill -9) join as their features land.
 #
 # Environment:
 #   STACYVM_BIN                          binary (default: builds .build/debug/stacyvm)
@@ -168,6 +169,37 @@ if "$bin" worker --config "$dir/worker-b.yaml" --id worker-a --control-plane "$c
   >>"$dir/once.log" 2>&1; then fail "the shared token was accepted for worker-a, which has its own credential"; fi
 [[ $(workers_json) == *'"id":"worker-c"'* ]] || fail "worker-c not in the registry"
 [[ -s $dir/worker-a-state/control-plane-keys.json ]] || fail "worker-a did not pin the control plane's key"
+
+# 4. Spawn and placement.
+step "4. spawn: placed on worker-a, then worker-b"
+spawn() { api -X POST "$cp_url/api/v1/sandboxes" -H "X-API-Key: $api_key" -d '{"image":"alpine:latest","provider":"mock","ttl":"5m"}'; }
+r=$(spawn)
+[[ $(status_of "$r") == 201 ]] || fail "spawn: $(status_of "$r") $(body_of "$r")"
+first=$(body_of "$r")
+[[ $first == *'"id":"sb-'* && $first == *'"worker_id":"worker-a"'* ]] || fail "first spawn not on worker-a: $first"
+first_id=$(printf '%s' "$first" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+r=$(spawn)
+[[ $(status_of "$r") == 201 && $(body_of "$r") == *'"worker_id":"worker-b"'* ]] || fail "second spawn not on worker-b: $(body_of "$r")"
+r=$(api "$cp_url/api/v1/sandboxes/$first_id" -H "X-API-Key: $api_key")
+[[ $(status_of "$r") == 200 && $(body_of "$r") == *'"state":"running"'* ]] || fail "GET first: $(body_of "$r")"
+[[ -s $dir/worker-a-state/sandboxes/$first_id.json ]] || fail "worker-a has no state record for $first_id"
+leases=$(curl -s -m 5 -H "X-Admin-API-Key: $admin_key" "$cp_url/api/v1/admin/leases")
+[[ $leases == *"\"resource_id\":\"$first_id\",\"resource_type\":\"sandbox\",\"holder_id\":\"worker-a\""* ]] ||
+  fail "no lease of worker-a for $first_id: $leases"
+r=$(api -X POST "http://127.0.0.1:$a_port/rpc" -d '{"id":"x","method":"worker.status","worker_id":"worker-a","protocol_version":2}')
+[[ $(status_of "$r") == 401 ]] || fail "worker /rpc without a control-plane token: $(status_of "$r")"
+
+# 11. Destroy.
+step "11. destroy through the owning worker"
+r=$(api -X DELETE "$cp_url/api/v1/sandboxes/$first_id" -H "X-API-Key: $api_key")
+[[ $(status_of "$r") == 200 ]] || fail "destroy: $(status_of "$r") $(body_of "$r")"
+r=$(api "$cp_url/api/v1/sandboxes/$first_id" -H "X-API-Key: $api_key")
+[[ $(status_of "$r") == 404 ]] || fail "GET after destroy: $(status_of "$r")"
+[[ $(curl -s -m 5 -H "X-Admin-API-Key: $admin_key" "$cp_url/api/v1/admin/leases") != *"$first_id"* ]] || fail "lease of $first_id still held"
+[[ -s $dir/worker-a-state/tombstones/$first_id.json && ! -e $dir/worker-a-state/sandboxes/$first_id.json ]] ||
+  fail "worker-a did not tombstone $first_id"
+r=$(api -X DELETE "$cp_url/api/v1/sandboxes/$first_id" -H "X-API-Key: $api_key")
+[[ $(status_of "$r") == 200 ]] || fail "second destroy: $(status_of "$r")"
 
 step "   SIGTERM: the worker announces itself offline"
 kill -TERM "${pids[2]}"

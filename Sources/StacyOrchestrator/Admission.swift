@@ -73,6 +73,6 @@ extension SandboxManager {
     public func admission(_ request: SpawnRequest, principal: Principal) throws(APIError) -> AdmissionDecision {
         let validated = try validateSpawn(request, principal: principal)
         return try admit(owner: validated.owner, tenant: validated.tenant, ttl: validated.ttl,
-                         providerKnown: placement.place(providerName: validated.providerName) != nil)
+                         providerKnown: placement.place(validated.placementRequest) != nil)
     }
 }

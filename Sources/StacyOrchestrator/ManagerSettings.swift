@@ -28,6 +28,8 @@ public struct ManagerSettings: Sendable {
     public var streamKeepalive = GoDuration(nanoseconds: 15 * GoDuration.second)
     public var previewDomain = "localhost:7423"
     public var workerID = "local"
+    /// `scheduler.max_attempts`: workers one spawn may try (workers.md §8).
+    public var maxPlacementAttempts = 3
 
     public init() {}
 
@@ -55,6 +57,7 @@ public struct ManagerSettings: Sendable {
         maxSpawnQueue = int("defaults.max_spawn_queue", maxSpawnQueue)
         streamKeepalive = duration("limits.stream_keepalive", streamKeepalive)
         workerID = config.value("server.local_worker.id")?.stringValue ?? workerID
+        maxPlacementAttempts = int("scheduler.max_attempts", maxPlacementAttempts)
         previewDomain = ManagerSettings.previewDomain(configured: config.server.previewDomain, port: listenPort)
     }
 

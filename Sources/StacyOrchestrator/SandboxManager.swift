@@ -48,6 +48,9 @@ public final class SandboxManager: Sendable {
         var metadata: [String: String]
         var network: String
         var template: TemplateRecord?
+
+        /// What the scheduler is asked for this spawn (workers.md §9).
+        var placementRequest: PlacementRequest { PlacementRequest(provider: providerName, memoryMB: memory, vcpus: vcpus) }
     }
 
     func validateSpawn(_ request: SpawnRequest, principal: Principal) throws(APIError) -> ValidatedSpawn {
@@ -66,7 +69,7 @@ public final class SandboxManager: Sendable {
         let image = request.image ?? template?.image ?? settings.defaultImage
         try Validate.image(image)
         let providerName = request.provider ?? template.flatMap { $0.provider.isEmpty ? nil : $0.provider } ?? registry.defaultName
-        guard registry.provider(named: providerName) != nil else {
+        guard placement.knowsProvider(providerName) else {
             throw .badRequest("unknown provider '\(providerName)'")
         }
         let memory = request.memoryMB ?? template?.memoryMB ?? settings.defaultMemoryMB
@@ -93,7 +96,7 @@ public final class SandboxManager: Sendable {
         let (owner, tenant, image, memory, vcpus, ttl, metadata, network) = (
             validated.owner, validated.tenant, validated.image, validated.memory, validated.vcpus, validated.ttl,
             validated.metadata, validated.network)
-        let placed = placement.place(providerName: validated.providerName)
+        let placed = placement.place(validated.placementRequest)
         let deadline = monotonicNanos() + settings.spawnDeadlineNanos
         var decision = try admit(owner: owner, tenant: tenant, ttl: ttl, providerKnown: placed != nil)
         var queuedSince: UInt64?
@@ -121,7 +124,7 @@ public final class SandboxManager: Sendable {
         if queuedSince != nil && decision.allowed {
             writer.submit(.event(EventRecord(type: "spawn.dequeued", tenantID: tenant, ownerID: owner)))
         }
-        guard decision.allowed, let (workerID, provider) = placed else {
+        guard decision.allowed, placed != nil else {
             throw SandboxManager.refusal(decision)
         }
 
@@ -130,33 +133,54 @@ public final class SandboxManager: Sendable {
         let expiresAt = now + ttl.nanoseconds / 1_000_000
         let metadataJSON = String(decoding: (try? JanssonEncoder().encode(metadata)) ?? Array("{}".utf8), as: UTF8.self)
         let limits = try effectiveLimits(owner: owner)
-        let reserved = try storeCall {
-            try store.reserveSandbox(SandboxRecord(
-                id: id, state: "creating", provider: provider.name, image: image, memoryMB: memory, vcpus: vcpus,
-                network: network, metadataJSON: metadataJSON, envJSON: validated.template?.envJSON ?? "{}",
-                template: validated.template?.name, ownerID: owner, tenantID: tenant, workerID: workerID,
-                expiresAt: expiresAt, originalExpiresAt: expiresAt),
-                maxActive: settings.maxSandboxes, maxActiveForOwner: limits.maxOwnerSandboxes)
-        }
-        // Admission passed, but a concurrent spawn took the last slot first (runtime.md §10:
-        // caps are re-checked inside the reservation transaction).
-        guard reserved != nil else { throw .resourceLimit("sandbox limit reached") }
         let spec = SpawnSpec(sandboxID: id, image: image, memoryMB: memory, vcpus: vcpus, network: network,
                              env: [:], metadata: metadata, expiresAtMillis: expiresAt)
-        let runtimeID: String
-        let started = monotonicNanos()
-        do {
-            runtimeID = try await provider.spawn(spec)
-        } catch {
-            // A failed spawn leaves nothing behind: the reservation row goes (runtime.md §3).
-            _ = try? store.deleteSandbox(id)
-            log.warn("spawn failed", [("sandbox_id", .string(id)), ("error", .string(String(describing: error)))])
-            operations.record("spawn", provider: provider.name, startedNanos: started, error: error.code)
-            writer.submit(.event(EventRecord(type: "operation.failed", sandboxID: id, workerID: workerID, tenantID: tenant,
-                                             ownerID: owner, dataJSON: Self.json(["operation": "spawn", "provider": provider.name,
-                                                                                  "error": error.code]))))
-            throw error.apiError
+        // workers.md §8: up to scheduler.max_attempts workers; a worker that refuses (draining, full,
+        // provider down, unreachable before the request went out) is skipped for the next best.
+        var request = validated.placementRequest
+        var refusals: [ProviderError] = []
+        for _ in 0..<settings.maxPlacementAttempts {
+            guard let (workerID, provider) = placement.place(request) else { break }
+            let reserved = try storeCall {
+                try store.reserveSandbox(SandboxRecord(
+                    id: id, state: "creating", provider: provider.name, image: image, memoryMB: memory, vcpus: vcpus,
+                    network: network, metadataJSON: metadataJSON, envJSON: validated.template?.envJSON ?? "{}",
+                    template: validated.template?.name, ownerID: owner, tenantID: tenant, workerID: workerID,
+                    expiresAt: expiresAt, originalExpiresAt: expiresAt),
+                    maxActive: settings.maxSandboxes, maxActiveForOwner: limits.maxOwnerSandboxes)
+            }
+            // Admission passed, but a concurrent spawn took the last slot first (runtime.md §10:
+            // caps are re-checked inside the reservation transaction).
+            guard reserved != nil else { throw .resourceLimit("sandbox limit reached") }
+            let runtimeID: String
+            let started = monotonicNanos()
+            do {
+                runtimeID = try await provider.spawn(spec)
+            } catch {
+                // A failed spawn leaves nothing behind: the reservation row goes (runtime.md §3).
+                _ = try? store.deleteSandbox(id)
+                log.warn("spawn failed", [("sandbox_id", .string(id)), ("worker_id", .string(workerID)),
+                                          ("error", .string(String(describing: error)))])
+                operations.record("spawn", provider: provider.name, startedNanos: started, error: error.code)
+                writer.submit(.event(EventRecord(type: "operation.failed", sandboxID: id, workerID: workerID, tenantID: tenant,
+                                                 ownerID: owner, dataJSON: Self.json(["operation": "spawn", "provider": provider.name,
+                                                                                      "error": error.code]))))
+                if Self.refusesPlacement(error) {
+                    refusals.append(error)
+                    request.excluded.insert(workerID)
+                    continue
+                }
+                throw error.apiError
+            }
+            return try await finishSpawn(id: id, runtimeID: runtimeID, workerID: workerID, provider: provider,
+                                         validated: validated, started: started)
         }
+        throw Self.placementFailure(refusals, decision: decision)
+    }
+
+    /// Setup commands, then `creating` → `running`; a failure here takes the runtime down again.
+    private func finishSpawn(id: String, runtimeID: String, workerID: String, provider: any Provider,
+                             validated: ValidatedSpawn, started: UInt64) async throws(APIError) -> Sandbox {
         if let template = validated.template {
             // The sandbox is `running` only after its setup commands succeeded (runtime.md §9).
             if let failure = await runSetup(template, runtimeID: runtimeID, provider: provider, deadline: started + settings.spawnDeadlineNanos) {
@@ -169,16 +193,43 @@ public final class SandboxManager: Sendable {
         do {
             let running = try store.markSandboxRunning(id: id, vmID: runtimeID == id ? nil : runtimeID,
                                                        workerID: workerID, previewDomain: settings.previewDomain)
+            placement.account(workerID: workerID, memoryMB: validated.memory, vcpus: validated.vcpus, delta: 1)
             operations.record("spawn", provider: provider.name, startedNanos: started)
-            publish("sandbox.created", running, data: ["provider": provider.name, "image": image])
+            publish("sandbox.created", running, data: ["provider": provider.name, "image": validated.image])
             publish("sandbox.running", running)
-            log.info("sandbox running", [("sandbox_id", .string(id)), ("provider", .string(provider.name))])
+            log.info("sandbox running", [("sandbox_id", .string(id)), ("provider", .string(provider.name)),
+                                         ("worker_id", .string(workerID))])
             return wire(running)
         } catch {
-            // Destroyed while starting: the destroy won, so take the runtime down too.
+            // Destroyed while starting (the destroy won), or the row could not be written: the
+            // compensating destroy takes the runtime down so nothing runs without a record.
             _ = try? await provider.destroy(runtimeID)
+            _ = try? store.deleteSandbox(id)
             throw .notFound("sandbox was destroyed while it was starting")
         }
+    }
+
+    /// A spawn error that sends the spawn to the next worker (workers.md §8, step 5).
+    static func refusesPlacement(_ error: ProviderError) -> Bool {
+        switch error {
+        case .providerUnavailable, .resourceLimit, .workerUnavailable: return true
+        default: return false
+        }
+    }
+
+    /// Every attempt refused (workers.md §8, step 3): one refusal answers as itself; several are
+    /// 429 when all said RESOURCE_LIMIT, else 503 WORKER_UNAVAILABLE. None at all: no worker fit.
+    static func placementFailure(_ refusals: [ProviderError], decision: AdmissionDecision) -> APIError {
+        if refusals.count == 1 { return refusals[0].apiError }
+        if refusals.isEmpty {
+            var none = decision
+            none.reason = "worker_unavailable"
+            return refusal(none)
+        }
+        if refusals.allSatisfy({ if case .resourceLimit = $0 { return true } else { return false } }) {
+            return .resourceLimit("every worker refused: resource limits reached")
+        }
+        return APIError(status: 503, code: "WORKER_UNAVAILABLE", message: "every placement attempt was refused")
     }
 
     /// Runs a template's setup commands in order; the first failure, as a message, or nil.
@@ -225,8 +276,35 @@ public final class SandboxManager: Sendable {
 
     // MARK: read
 
+    /// The stored record. A remote sandbox whose refresh is due is refreshed through its worker in
+    /// the background (api.md §5), so a read never waits on a worker; the next read sees the result.
     public func get(_ id: String, principal: Principal) throws(APIError) -> Sandbox {
-        wire(try liveRecord(id, principal: principal))
+        let record = try liveRecord(id, principal: principal)
+        if record.workerID != settings.workerID { Task { await refresh(record) } }
+        return wire(record)
+    }
+
+    /// Applies what the owning worker says about a runtime: gone → `destroyed` (`runtime_missing`),
+    /// stopped → `unhealthy`, running again → `running`.
+    func refresh(_ record: SandboxRecord) async {
+        guard let status = await placement.refreshStatus(record) else { return }
+        switch status {
+        case .missing where record.state != "destroyed":
+            _ = try? store.updateSandboxState(id: record.id, state: "destroyed", reason: "runtime_missing")
+            _ = try? store.deleteLease(resourceID: record.id)
+            if let workerID = record.workerID {
+                placement.account(workerID: workerID, memoryMB: record.memoryMB, vcpus: record.vcpus, delta: -1)
+            }
+            publish("sandbox.destroyed", record, data: ["reason": "runtime_missing"])
+        case .stopped where record.state == "running":
+            _ = try? store.updateSandboxState(id: record.id, state: "unhealthy", reason: "runtime_stopped")
+            publish("sandbox.unhealthy", record, data: ["reason": "runtime_stopped"])
+        case .running where record.state == "unhealthy":
+            _ = try? store.updateSandboxState(id: record.id, state: "running", reason: nil)
+            publish("sandbox.running", record)
+        default:
+            break
+        }
     }
 
     public struct ListFilter: Sendable {
@@ -300,6 +378,9 @@ public final class SandboxManager: Sendable {
             finalReason = "destroy_pending"
         }
         _ = try? storeCall { try store.updateSandboxState(id: record.id, state: "destroyed", reason: finalReason) }
+        if finalReason != "destroy_pending", let workerID = record.workerID {
+            placement.account(workerID: workerID, memoryMB: record.memoryMB, vcpus: record.vcpus, delta: -1)
+        }
         publish("sandbox.destroyed", record, data: ["reason": finalReason])
         spawnQueue.wakeAll()
         log.info("sandbox destroyed", [("sandbox_id", .string(record.id)), ("reason", .string(finalReason))])

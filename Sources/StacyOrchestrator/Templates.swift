@@ -53,7 +53,7 @@ extension SandboxManager {
         guard let ttl = try positiveDuration(ttlText, field: "ttl") else { throw .badRequest("ttl is required") }
         if settings.maxTTL.nanoseconds > 0 && ttl > settings.maxTTL { throw .badRequest("ttl exceeds the maximum \(settings.maxTTL)") }
         let provider = request.provider ?? ""
-        if !provider.isEmpty && registry.provider(named: provider) == nil { throw .badRequest("unknown provider '\(provider)'") }
+        if !provider.isEmpty && !placement.knowsProvider(provider) { throw .badRequest("unknown provider '\(provider)'") }
         let metadata = request.metadata ?? [:]
         try Validate.metadata(metadata)
         let env = request.env ?? [:]

@@ -10,6 +10,11 @@ public enum ProviderError: Error, Sendable, Equatable {
     case resourceLimit(String)
     case portUnreachable
     case providerUnavailable(String)
+    /// The worker that owns (or would run) the sandbox cannot be reached, or refused for a reason
+    /// the caller cannot fix (workers.md §7.3): 503 `WORKER_UNAVAILABLE`.
+    case workerUnavailable(String)
+    /// A fencing or state conflict reported by a worker (stale lease, another holder): 409.
+    case conflict(String)
     /// The detail is for logs only; `message` never exposes it (it may contain host paths).
     case `internal`(String)
 
@@ -18,17 +23,18 @@ public enum ProviderError: Error, Sendable, Equatable {
         case .invalidInput, .invalidPath, .notADirectory, .isADirectory, .readOnlyPath, .imageNotFound, .unsupported:
             return 400
         case .sandboxNotFound, .sandboxDestroyed, .fileNotFound: return 404
-        case .directoryNotEmpty, .alreadyExists: return 409
+        case .directoryNotEmpty, .alreadyExists, .conflict: return 409
         case .execTimeout: return 408
         case .tooLarge: return 413
         case .resourceLimit: return 429
         case .portUnreachable: return 502
-        case .providerUnavailable: return 503
+        case .providerUnavailable, .workerUnavailable: return 503
         case .internal: return 500
         }
     }
 
     public var code: String {
+        if case .workerUnavailable = self { return "WORKER_UNAVAILABLE" }
         switch status {
         case 400: return "BAD_REQUEST"
         case 404: return "NOT_FOUND"
@@ -63,6 +69,8 @@ public enum ProviderError: Error, Sendable, Equatable {
         case .resourceLimit(let m): return "resource limit: \(m)"
         case .portUnreachable: return "preview port unreachable"
         case .providerUnavailable(let m): return "provider unavailable: \(m)"
+        case .workerUnavailable(let m): return "worker unavailable: \(m)"
+        case .conflict(let m): return m
         case .internal: return "internal error"
         }
     }
@@ -90,6 +98,8 @@ extension ProviderError {
         case .resourceLimit: return "resource_limit"
         case .portUnreachable: return "port_unreachable"
         case .providerUnavailable: return "provider_unavailable"
+        case .workerUnavailable: return "worker_unavailable"
+        case .conflict: return "conflict"
         case .internal: return "internal"
         }
     }
@@ -98,7 +108,8 @@ extension ProviderError {
         switch self {
         case .invalidInput(let s), .invalidPath(let s), .notADirectory(let s), .isADirectory(let s), .readOnlyPath(let s),
              .imageNotFound(let s), .unsupported(let s), .fileNotFound(let s), .directoryNotEmpty(let s),
-             .alreadyExists(let s), .tooLarge(let s), .resourceLimit(let s), .providerUnavailable(let s), .internal(let s):
+             .alreadyExists(let s), .tooLarge(let s), .resourceLimit(let s), .providerUnavailable(let s),
+             .workerUnavailable(let s), .conflict(let s), .internal(let s):
             return s
         case .sandboxNotFound, .sandboxDestroyed, .execTimeout, .portUnreachable:
             return ""
@@ -125,6 +136,8 @@ extension ProviderError {
         case "resource_limit": self = .resourceLimit(detail)
         case "port_unreachable": self = .portUnreachable
         case "provider_unavailable": self = .providerUnavailable(detail)
+        case "worker_unavailable": self = .workerUnavailable(detail)
+        case "conflict": self = .conflict(detail)
         default: self = .internal(wireKind + ": " + detail)
         }
     }

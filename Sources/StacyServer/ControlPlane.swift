@@ -55,8 +55,24 @@ public final class ControlPlane: Sendable {
         let settings = ManagerSettings(config: config, listenPort: config.server.port)
         events = EventHub(subscriberBuffer: config.value("events.subscriber_buffer")?.intValue ?? 256)
         writer = BatchedWriter(store: store, hub: events, log: log)
-        manager = SandboxManager(store: store, placement: LocalPlacement(workerID: settings.workerID, registry: registry),
-                                 registry: registry, settings: settings, writer: writer, log: log)
+        let signingKeyPath = config.value("auth.control_plane_signing_key_file")?.stringValue
+            ?? config.server.dataDir + "/control-plane.ed25519"
+        let signingKey = try ControlPlaneSigningKey.loadOrCreate(path: signingKeyPath)
+        let workerSettings = WorkerSettings(config: config)
+        workers = try WorkerRegistry(store: store, writer: writer, settings: workerSettings, instanceID: instanceID,
+                                     publicKeys: [signingKey.publicKeyText])
+        // The embedded worker enforces only the capacity it is given: host-derived defaults would
+        // silently cap a control plane that has always been limited by `defaults.max_sandboxes`.
+        let embedded = config.value("server.local_worker.enabled")?.boolValue != false
+            ? LocalPlacement(workerID: settings.workerID, registry: registry) : nil
+        let placement = WorkerPlacement(
+            local: embedded, localCapacity: ControlPlane.capacity(config, keyPrefix: "server.local_worker.capacity", deriveFromHost: false),
+            registry: workers,
+            rpc: WorkerRPCClient(instanceID: instanceID, key: signingKey), store: store,
+            preferLocal: config.value("scheduler.prefer_local")?.boolValue ?? false,
+            timeouts: .init(rpcSeconds: ControlPlane.seconds(config, "workers.rpc_timeout", 10),
+                            spawnSeconds: ControlPlane.seconds(config, "workers.spawn_timeout", 60)))
+        manager = SandboxManager(store: store, placement: placement, registry: registry, settings: settings, writer: writer, log: log)
         reaper = Reaper(manager: manager, settings: ControlPlane.reaperSettings(config))
         let stats = HTTPStats()
         let document: [UInt8]
@@ -69,13 +85,7 @@ public final class ControlPlane: Sendable {
         }
         state = SystemState(store: store, httpStats: stats, openAPIDocument: document, warnings: warnings,
                             manager: manager, events: events)
-        let signingKeyPath = config.value("auth.control_plane_signing_key_file")?.stringValue
-            ?? config.server.dataDir + "/control-plane.ed25519"
-        let signingKey = try ControlPlaneSigningKey.loadOrCreate(path: signingKeyPath)
-        let workerSettings = WorkerSettings(config: config)
         workerAuth = WorkerAuthenticator(store: store, sharedToken: config.value("auth.worker_token")?.stringValue, log: log)
-        workers = try WorkerRegistry(store: store, writer: writer, settings: workerSettings, instanceID: instanceID,
-                                     publicKeys: [signingKey.publicKeyText])
         let leases = LeaseService(store: store, settings: workerSettings)
         let credentials = WorkerCredentials(store: store, key: signingKey, auth: workerAuth)
         let controlPlaneView: @Sendable () throws(APIError) -> ControlPlaneView = { [instanceID] () throws(APIError) in
@@ -134,6 +144,26 @@ public final class ControlPlane: Sendable {
         // Flush what requests handed over before the process goes (runtime.md §8).
         let writer = self.writer
         _ = Self.waitFor(seconds: 5) { await writer.stop() }
+    }
+
+    static func seconds(_ config: Config, _ key: String, _ fallback: Double) -> Double {
+        config.value(key)?.durationValue.map { Double($0.nanoseconds) / 1e9 } ?? fallback
+    }
+
+    /// A worker's capacity from `<prefix>.*` (`worker.capacity` for `stacyvm worker`,
+    /// `server.local_worker.capacity` for the embedded worker). With `deriveFromHost` unset vCPUs
+    /// and memory take the defaults of workers.md §1 (host CPUs × `vcpu_overcommit`, 80 % of
+    /// MemTotal); without it they stay unknown (unlimited).
+    public static func capacity(_ config: Config, keyPrefix prefix: String, deriveFromHost: Bool = true) -> WorkerCapacity {
+        let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let overcommit = config.value(prefix + ".vcpu_overcommit")?.doubleValue ?? 8
+        let pages = Int(sysconf(Int32(_SC_PHYS_PAGES))), pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let memoryMB = pages > 0 && pageSize > 0 ? pages / 1024 * pageSize / 1024 * 8 / 10 : 0
+        return WorkerCapacity(
+            maxSandboxes: config.value(prefix + ".max_sandboxes")?.intValue ?? 0,
+            maxSandboxesPerOwner: config.value(prefix + ".max_sandboxes_per_owner")?.intValue ?? 0,
+            vcpus: config.value(prefix + ".vcpus")?.intValue ?? (deriveFromHost ? Int(Double(cpus) * overcommit) : nil),
+            memoryMB: config.value(prefix + ".memory_mb")?.intValue ?? (deriveFromHost ? memoryMB : nil))
     }
 
     static func reaperSettings(_ config: Config) -> Reaper.Settings {

@@ -54,7 +54,8 @@ public final class WorkerRuntime: Sendable {
     /// 128 random bits in hex, new for every process (workers.md §1).
     public let epoch: String
     public let startedAt: String
-    private let client: StacyVMClient
+    /// The control plane's API with this worker's own credential (heartbeats, lease renewals).
+    let client: StacyVMClient
     private let providers: [String]
     private let log: Log
     private let keys: PinnedKeys
@@ -62,10 +63,16 @@ public final class WorkerRuntime: Sendable {
     private let wake = WakeSignal()
     /// RPCs being served right now (`outstanding_work`).
     public let outstandingWork = Atomic<Int>(0)
-    private let drainingFlag = Atomic<Bool>(false)
+    /// Draining as the control plane's heartbeat directives say (its admin state is authoritative).
+    private let drainingByControlPlane = Atomic<Bool>(false)
+    /// Draining as a `worker.drain`/`worker.shutdown` call said (persisted in the state directory).
+    private let drainingByCall = Atomic<Bool>(false)
+    /// Control-plane time minus local time, in ms, estimated from heartbeat round trips (§4).
+    private let clockOffsetMs = Atomic<Int64>(0)
 
     public init(options: WorkerOptions, providers: [String], log: Log) throws {
         self.options = options
+        self.advertiseURL = Mutex(options.advertiseURL)
         self.providers = providers
         self.log = log
         var generator = SystemRandomNumberGenerator()
@@ -81,7 +88,16 @@ public final class WorkerRuntime: Sendable {
     /// Keys RPC tokens must verify against: configured ones, else those pinned from a heartbeat.
     public var controlPlaneKeys: [String] { keys.current }
 
-    public var draining: Bool { drainingFlag.load(ordering: .relaxed) }
+    /// Draining refuses new spawns and is reported on `/health` and in heartbeats.
+    public var draining: Bool { drainingByControlPlane.load(ordering: .relaxed) || drainingByCall.load(ordering: .relaxed) }
+
+    /// Set by drain RPCs (and from the persisted flag at start).
+    public func setDraining(_ draining: Bool) { drainingByCall.store(draining, ordering: .relaxed) }
+
+    /// Now on the control plane's clock (Unix ms): lease checks use it (workers.md §6.3).
+    public func controlPlaneNowMillis() -> Int64 { Self.localMillis() + clockOffsetMs.load(ordering: .relaxed) }
+
+    static func localMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     /// One heartbeat with `status`; the response's keys are pinned when none are known yet.
     public func heartbeat(status: String? = nil) async throws(StacyVMError) -> Worker {
@@ -91,17 +107,32 @@ public final class WorkerRuntime: Sendable {
             heartbeatInterval: "\(Int(options.heartbeatIntervalSeconds * 1000))ms", providers: providers,
             capabilities: ["spawn", "inventory", "drain"], capacity: advertisedCapacity, usage: WorkerUsageInfo(),
             labels: options.labels, outstandingWork: outstandingWork.load(ordering: .relaxed))
+        let sent = Self.localMillis()
         let worker = try await client.workerHeartbeat(options.id, request)
+        let received = Self.localMillis()
+        if let time = worker.controlPlane?.time, let cpMillis = Log.unixMillis(fromTimestamp: time) {
+            // The control plane stamped its time somewhere in the round trip: assume the middle.
+            let offset = cpMillis - (sent + received) / 2
+            if abs(offset) > 1000 && abs(clockOffsetMs.load(ordering: .relaxed)) <= 1000 {
+                log.warn("this host's clock differs from the control plane's", [("offset_ms", .int(Int(offset)))])
+            }
+            clockOffsetMs.store(offset, ordering: .relaxed)
+        }
         if let published = worker.controlPlane?.publicKeys, !published.isEmpty {
             do { try keys.pinIfEmpty(published) } catch { log.error("cannot persist the control plane's keys", [("error", .string("\(error)"))]) }
         }
-        if let directives = worker.directives { drainingFlag.store(directives.draining, ordering: .relaxed) }
+        if let directives = worker.directives { drainingByControlPlane.store(directives.draining, ordering: .relaxed) }
         return worker
     }
 
+    private let advertiseURL: Mutex<String?>
+
+    /// The listener's URL once it is bound (a `:0` listen address gets its port only then).
+    public func setAdvertiseURL(_ url: String?) { advertiseURL.withLock { $0 = url } }
+
     private var advertisedCapacity: WorkerCapacity {
         var capacity = options.capacity
-        capacity.rpcURL = options.advertiseURL
+        capacity.rpcURL = advertiseURL.withLock { $0 }
         capacity.previewDomain = options.previewDomain
         return capacity
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import StacyJSON
 import StacyServer
+import StacyWorker
 
 struct RoutesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "routes", abstract: "Print the route table compiled into this binary.")
@@ -11,11 +12,7 @@ struct RoutesCommand: ParsableCommand {
     var worker = false
 
     func run() throws {
-        guard !worker else {
-            printError("error: this version has no worker listener yet")
-            throw Exit.usage
-        }
-        let entries = ControlPlaneRoutes.entries()
+        let entries = worker ? WorkerServer.entries() : ControlPlaneRoutes.entries()
         if json {
             print(String(decoding: try JanssonEncoder().encode(entries), as: UTF8.self))
             return

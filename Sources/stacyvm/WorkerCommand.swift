@@ -94,11 +94,21 @@ struct WorkerCommand: ParsableCommand {
             return
         }
 
-        var listener: WorkerListener?
+        var server: WorkerServer?
         if let address = settings.value("worker.listen_addr")?.stringValue, !address.isEmpty {
             do {
-                listener = try WorkerListener(address: address, runtime: runtime, log: log)
-                try listener?.start()
+                let state = try WorkerState(directory: options.stateDirectory)
+                runtime.setDraining(state.draining)
+                let skew = settings.value("worker.lease_skew")?.durationValue.map { $0.nanoseconds / 1_000_000 } ?? 5000
+                let dispatcher = RPCDispatcher(runtime: runtime, state: state, registry: registry, capacity: options.capacity,
+                                               leaseSkewMs: skew, log: log)
+                server = try WorkerServer(address: address, runtime: runtime,
+                                          endpoint: RPCEndpoint(runtime: runtime, dispatcher: dispatcher, log: log), log: log)
+                try server?.start()
+                if let server, address.hasSuffix(":0"), settings.value("worker.advertise_url") == nil {
+                    let host = String(address.dropLast(2))
+                    runtime.setAdvertiseURL("http://\(host):\(server.port)")
+                }
             } catch {
                 log.error("cannot start the RPC listener", [("error", .string("\(error)"))])
                 throw Exit.runtimeError
@@ -106,7 +116,7 @@ struct WorkerCommand: ParsableCommand {
         }
         log.info("worker starting", [("worker_id", .string(options.id)), ("control_plane", .string(options.controlPlaneURL)),
                                      ("epoch", .string(runtime.epoch)), ("providers", .string(healthy.joined(separator: ","))),
-                                     ("rpc_url", .string(options.advertiseURL ?? ""))])
+                                     ("rpc_url", .string(options.advertiseURL ?? "")), ("listening", .string(server != nil ? "true" : "false"))])
         let finished = DispatchSemaphore(value: 0)
         let outcome = ExitBox()
         Task.detached {
@@ -124,7 +134,7 @@ struct WorkerCommand: ParsableCommand {
         }
         signalThread.start()
         finished.wait()
-        listener?.stop(timeoutSeconds: settings.value("worker.shutdown_timeout")?.durationValue
+        server?.stop(timeoutSeconds: settings.value("worker.shutdown_timeout")?.durationValue
             .map { Double($0.nanoseconds) / 1e9 } ?? 30)
         if outcome.value == .superseded { throw ExitCode(3) }
         log.info("stopped")
@@ -174,21 +184,8 @@ enum WorkerSetup {
             heartbeatIntervalSeconds: Double(interval.nanoseconds) / 1e9, advertiseURL: advertise,
             previewDomain: config.value("worker.preview_domain")?.stringValue,
             stateDirectory: config.value("worker.state_dir")?.stringValue ?? NSHomeDirectory() + "/.stacyvm/worker",
-            capacity: capacity(config), labels: config.value("worker.labels")?.mapValue ?? [:],
+            capacity: ControlPlane.capacity(config, keyPrefix: "worker.capacity"), labels: config.value("worker.labels")?.mapValue ?? [:],
             controlPlanePublicKeys: keys, version: BuildInfo.version)
-    }
-
-    /// workers.md §1 defaults: vCPUs = host CPUs × `vcpu_overcommit`, memory 80 % of MemTotal.
-    static func capacity(_ config: Config) -> WorkerCapacity {
-        let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        let overcommit = config.value("worker.capacity.vcpu_overcommit")?.doubleValue ?? 8
-        let pages = Int(sysconf(Int32(_SC_PHYS_PAGES))), pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let memoryMB = pages > 0 && pageSize > 0 ? pages / 1024 * pageSize / 1024 * 8 / 10 : 0
-        return WorkerCapacity(
-            maxSandboxes: config.value("worker.capacity.max_sandboxes")?.intValue ?? 0,
-            maxSandboxesPerOwner: config.value("worker.capacity.max_sandboxes_per_owner")?.intValue ?? 0,
-            vcpus: config.value("worker.capacity.vcpus")?.intValue ?? Int(Double(cpus) * overcommit),
-            memoryMB: config.value("worker.capacity.memory_mb")?.intValue ?? memoryMB)
     }
 
     static func providers(_ config: Config) throws -> (ProviderRegistry, [String]) {
@@ -208,51 +205,4 @@ enum WorkerSetup {
             return names
         }
     }
-}
-
-/// The worker's inbound listener (workers.md §3.2, §7.1): public `GET /health` and `GET /ready`;
-/// the RPC routes join it with the RPC server.
-final class WorkerListener: Sendable {
-    private let server: HTTPServer
-
-    init(address: String, runtime: WorkerRuntime, log: Log) throws {
-        guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]) else {
-            throw WorkerStateError("invalid listen address \(address)")
-        }
-        var host = String(address[..<colon])
-        if host.hasPrefix("[") { host = String(host.dropFirst().dropLast()) }
-        var config = HTTPServerConfig()
-        config.host = host.isEmpty ? "0.0.0.0" : host
-        config.port = port
-        config.threads = 1
-        config.log = log
-        var router = Router()
-        for route in WorkerListener.routes(runtime) { router.add(route) }
-        server = HTTPServer(config: config, router: router, stats: HTTPStats())
-    }
-
-    static let health = RouteInfo(method: "GET", path: "/health", operationID: "workerHealth", scope: "public")
-    static let ready = RouteInfo(method: "GET", path: "/ready", operationID: "workerReady", scope: "public")
-
-    struct Health: Encodable {
-        var status: String
-        var workerID: String
-        enum CodingKeys: String, CodingKey {
-            case status
-            case workerID = "worker_id"
-        }
-    }
-
-    static func routes(_ runtime: WorkerRuntime) -> [Route] {
-        [
-            Route(health, handler: .sync { _ in
-                .json(Health(status: runtime.draining ? "draining" : "ok", workerID: runtime.options.id))
-            }),
-            // Providers are initialised before the listener starts, so a listening worker is ready.
-            Route(ready, handler: .sync { _ in .json(Health(status: "ready", workerID: runtime.options.id)) }),
-        ]
-    }
-
-    func start() throws { try server.start() }
-    func stop(timeoutSeconds: Double) { server.stop(timeoutSeconds: timeoutSeconds) }
 }

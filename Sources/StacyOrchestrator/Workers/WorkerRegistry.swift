@@ -3,6 +3,7 @@ import StacyConfig
 import StacyHTTP
 import StacyJSON
 import StacyStore
+import Synchronization
 
 /// Control-plane settings for workers (workers.md §2) that the registry needs.
 public struct WorkerSettings: Sendable {
@@ -49,6 +50,9 @@ public final class WorkerRegistry: Sendable {
     private let publicKeys: [String]
     /// Database time when this control plane started leading (on SQLite: when it started).
     private let leaderSince: Int64
+    /// The scheduler's view of remote workers (workers.md §9), refreshed by heartbeats and by
+    /// this control plane's own reservations and destroys.
+    private let snapshots = Mutex<[String: WorkerSnapshot]>([:])
 
     public init(store: any Store, writer: BatchedWriter, settings: WorkerSettings, instanceID: String,
                 publicKeys: [String]) throws(StoreError) {
@@ -58,7 +62,48 @@ public final class WorkerRegistry: Sendable {
         self.instanceID = instanceID
         self.publicKeys = publicKeys
         leaderSince = try store.now()
+        // An unmigrated store (the control plane then answers not-ready) starts with no workers.
+        let usage = Dictionary(((try? store.workerUsage()) ?? []).map { ($0.workerID, $0) }, uniquingKeysWith: { a, _ in a })
+        var seeded: [String: WorkerSnapshot] = [:]
+        for record in (try? store.listWorkers(limit: 1_000_000, afterID: nil)) ?? [] {
+            seeded[record.id] = Self.snapshot(record, usage: usage[record.id].map {
+                WorkerUsageInfo(sandboxes: $0.sandboxes, vcpus: $0.vcpus, memoryMB: $0.memoryMB)
+            } ?? WorkerUsageInfo())
+        }
+        snapshots.withLock { $0 = seeded }
     }
+
+    // MARK: scheduler snapshot
+
+    static func snapshot(_ record: WorkerRecord, usage: WorkerUsageInfo) -> WorkerSnapshot {
+        func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? { try? JanssonDecoder().decode(type, from: Array(text.utf8)) }
+        return WorkerSnapshot(
+            id: record.id, status: record.status, adminState: record.adminState, epoch: record.epoch,
+            providers: Set(decode([String].self, record.providersJSON) ?? []),
+            capabilities: Set(decode([String].self, record.capabilitiesJSON) ?? []),
+            capacity: decode(WorkerCapacity.self, record.capacityJSON) ?? WorkerCapacity(),
+            lastHeartbeat: record.lastHeartbeat, heartbeatIntervalMs: record.heartbeatIntervalMs ?? WorkerSettings.defaultIntervalMs,
+            embedded: false, usage: usage)
+    }
+
+    /// Every remote worker as last seen.
+    public func remoteSnapshots() -> [WorkerSnapshot] { snapshots.withLock { Array($0.values) } }
+
+    public func snapshot(_ id: String) -> WorkerSnapshot? { snapshots.withLock { $0[id] } }
+
+    /// A sandbox now counts against (delta 1) or no longer counts against (delta -1) a worker.
+    public func account(workerID: String, memoryMB: Int, vcpus: Int, delta: Int) {
+        snapshots.withLock { table in
+            guard var snapshot = table[workerID] else { return }
+            snapshot.usage.sandboxes = max(0, snapshot.usage.sandboxes + delta)
+            snapshot.usage.memoryMB = max(0, snapshot.usage.memoryMB + delta * memoryMB)
+            snapshot.usage.vcpus = max(0, snapshot.usage.vcpus + delta * vcpus)
+            table[workerID] = snapshot
+        }
+    }
+
+    /// Settings the scheduler ranks with.
+    public var workerSettings: WorkerSettings { settings }
 
     // MARK: heartbeat (workers.md §4)
 
@@ -71,6 +116,9 @@ public final class WorkerRegistry: Sendable {
                            message: "epoch superseded: another process with worker ID \(workerID) is newer; this one must exit")
         }
         publishTransitions(worker: worker, previous: previous)
+        snapshots.withLock { table in
+            table[workerID] = Self.snapshot(worker, usage: table[workerID]?.usage ?? WorkerUsageInfo())
+        }
         let now = try storeCall { try store.now() }
         let leases = try storeCall { try store.activeLeases(holderID: workerID) }
         var view = self.view(worker, now: now)
