@@ -4,8 +4,9 @@
 # any failure prints both processes' logs and exits 1. Prints PASSED at the end.
 #
 # Steps run now: 1 (start, credentials), 2 (status), 3 (identity), 4 (spawn and placement),
-# 11 (destroy), and the staging guide's shared token flow. Later steps (exec, files, renew, drain,
-# kill -9) join as their features land.
+# 9 (renew), 10 (drain and undrain, without reassignment), 11 (destroy), 12 (kill -9, liveness and a
+# restart), the staging guide's shared token flow and SIGTERM. Steps 5-8 (exec, streams, files,
+# logs on remote sandboxes) join with remote I/O routing.
 #
 # Environment:
 #   STACYVM_BIN                          binary (default: builds .build/debug/stacyvm)
@@ -189,6 +190,50 @@ leases=$(curl -s -m 5 -H "X-Admin-API-Key: $admin_key" "$cp_url/api/v1/admin/lea
 r=$(api -X POST "http://127.0.0.1:$a_port/rpc" -d '{"id":"x","method":"worker.status","worker_id":"worker-a","protocol_version":2}')
 [[ $(status_of "$r") == 401 ]] || fail "worker /rpc without a control-plane token: $(status_of "$r")"
 
+r=$(api "$cp_url/api/v1/sandboxes?worker_id=worker-b" -H "X-API-Key: $api_key")
+second_id=$(body_of "$r" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])') || fail "no sandbox on worker-b: $(body_of "$r")"
+field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
+
+# 9. Renew.
+step "9. extend moves the lease; the worker renews its own lease, never another's"
+before=$(curl -s -m 5 -H "X-API-Key: $api_key" "$cp_url/api/v1/sandboxes/$first_id" | field '["expires_at"]')
+r=$(api -X POST "$cp_url/api/v1/sandboxes/$first_id/extend" -H "X-API-Key: $api_key" -d '{"ttl":"10m"}')
+[[ $(status_of "$r") == 200 ]] || fail "extend: $(status_of "$r") $(body_of "$r")"
+after=$(body_of "$r" | field '["expires_at"]')
+[[ $after > $before ]] || fail "extend did not move expires_at ($before -> $after)"
+lease_expiry=$(curl -s -m 5 -H "X-Admin-API-Key: $admin_key" "$cp_url/api/v1/admin/leases" |
+  python3 -c "import json,sys; print([l for l in json.load(sys.stdin) if l['resource_id']=='$first_id'][0]['expires_at'])")
+[[ ! $lease_expiry < $after ]] || fail "lease expiry $lease_expiry is before the sandbox expiry $after"
+generation=$(curl -s -m 5 -H "X-Admin-API-Key: $admin_key" "$cp_url/api/v1/admin/leases" |
+  python3 -c "import json,sys; print([l for l in json.load(sys.stdin) if l['resource_id']=='$first_id'][0]['generation'])")
+r=$(api -X POST "$cp_url/api/v1/worker/worker-a/leases/$first_id/renew" -H "X-Worker-ID: worker-a" -H "X-Worker-Token: $token_a" \
+  -d "{\"generation\":$generation}")
+[[ $(status_of "$r") == 200 && $(body_of "$r") == *"\"generation\":$generation"* ]] || fail "renew by worker-a: $(status_of "$r") $(body_of "$r")"
+r=$(api -X POST "$cp_url/api/v1/worker/worker-a/leases/$first_id/renew" -H "X-Worker-ID: worker-b" -H "X-Worker-Token: $token_b" -d '{}')
+[[ $(status_of "$r") == 403 ]] || fail "renew of worker-a's lease with worker-b's credential: $(status_of "$r")"
+
+# 10. Drain and undrain (reassignment arrives with remote I/O routing).
+step "10. drain worker-b: no new placement there, its sandbox expires by the deadline; undrain restores"
+out=$("$bin" workers drain worker-b --deadline 20s --server "$cp_url" --api-key "$admin_key" -o table) || fail "workers drain"
+[[ $out == "worker-b draining" ]] || fail "workers drain printed: $out"
+r=$(spawn)
+[[ $(body_of "$r") == *'"worker_id":"worker-a"'* ]] || fail "spawn while worker-b drains did not land on worker-a: $(body_of "$r")"
+third_id=$(body_of "$r" | field '["id"]')
+deadline=$(curl -s -m 5 -H "X-API-Key: $admin_key" "$cp_url/api/v1/workers/worker-b" | field '["drain"]["deadline"]')
+expiry=$(curl -s -m 5 -H "X-API-Key: $api_key" "$cp_url/api/v1/sandboxes/$second_id" | field '["expires_at"]')
+[[ ! $expiry > $deadline ]] || fail "sandbox on worker-b expires at $expiry, after the drain deadline $deadline"
+[[ $(curl -s "http://127.0.0.1:$b_port/health") == *'"status":"draining"'* ]] || fail "worker-b /health does not say draining"
+out=$("$bin" workers undrain worker-b --server "$cp_url" --api-key "$admin_key" -o table) || fail "workers undrain"
+[[ $out == "worker-b online" ]] || fail "workers undrain printed: $out"
+restored=$(curl -s -m 5 -H "X-API-Key: $api_key" "$cp_url/api/v1/sandboxes/$second_id" | field '["expires_at"]')
+[[ $restored > $deadline ]] || fail "undrain did not restore the expiry ($restored)"
+"$bin" workers drain worker-b --deadline 2s --server "$cp_url" --api-key "$admin_key" -o table >/dev/null || fail "drain again"
+gone() { [[ $(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $api_key" "$cp_url/api/v1/sandboxes/$second_id") == 404 ]]; }
+wait_for 10 gone || fail "the sandbox on worker-b outlived its drain deadline"
+drained() { [[ $(curl -s -m 5 -H "X-API-Key: $admin_key" "$cp_url/api/v1/workers/worker-b") == *'"status":"drained"'* ]]; }
+wait_for 10 drained || fail "worker-b not drained once empty"
+"$bin" workers undrain worker-b --server "$cp_url" --api-key "$admin_key" -o table >/dev/null || fail "undrain again"
+
 # 11. Destroy.
 step "11. destroy through the owning worker"
 r=$(api -X DELETE "$cp_url/api/v1/sandboxes/$first_id" -H "X-API-Key: $api_key")
@@ -200,6 +245,48 @@ r=$(api "$cp_url/api/v1/sandboxes/$first_id" -H "X-API-Key: $api_key")
   fail "worker-a did not tombstone $first_id"
 r=$(api -X DELETE "$cp_url/api/v1/sandboxes/$first_id" -H "X-API-Key: $api_key")
 [[ $(status_of "$r") == 200 ]] || fail "second destroy: $(status_of "$r")"
+
+# 12. kill -9 of a worker with a live sandbox, then a restart with the same ID.
+step "12. kill -9 worker-a: stale, lost, its sandboxes unhealthy; a restart finds them gone"
+epoch_before=$(curl -s -m 5 -H "X-API-Key: $admin_key" "$cp_url/api/v1/workers/worker-a" | field '["epoch"]')
+kill -9 "${pids[1]}"
+wait "${pids[1]}" 2>/dev/null
+stale() { [[ $(curl -s -m 5 -H "X-API-Key: $admin_key" "$cp_url/api/v1/workers/worker-a") == *'"stale":true'* ]]; }
+wait_for 4 stale || fail "worker-a not stale within 4 s"
+lost() { [[ $(curl -s -m 5 -H "X-API-Key: $admin_key" "$cp_url/api/v1/workers/worker-a") == *'"status":"lost"'* ]]; }
+wait_for 8 lost || fail "worker-a not lost within 8 s"
+unhealthy() { [[ $(curl -s -m 5 -H "X-API-Key: $api_key" "$cp_url/api/v1/sandboxes/$third_id") == *'"state":"unhealthy"'* ]]; }
+wait_for 4 unhealthy || fail "sandbox on the lost worker not unhealthy: $(curl -s -H "X-API-Key: $api_key" "$cp_url/api/v1/sandboxes/$third_id")"
+[[ $(curl -s -m 5 -H "X-API-Key: $api_key" "$cp_url/api/v1/sandboxes/$third_id") == *'"state_reason":"worker_lost"'* ]] ||
+  fail "state_reason is not worker_lost"
+r=$(api -X POST "$cp_url/api/v1/sandboxes/$third_id/exec" -H "X-API-Key: $api_key" -d '{"command":"true"}')
+[[ $(status_of "$r") == 503 && $(body_of "$r") == *WORKER_UNAVAILABLE* ]] || fail "exec on a lost worker's sandbox: $(status_of "$r") $(body_of "$r")"
+r=$(spawn)
+[[ $(body_of "$r") == *'"worker_id":"worker-b"'* ]] || fail "spawn with worker-a lost did not land on worker-b: $(body_of "$r")"
+start_worker worker-a "$token_a" "$a_port"
+back() {
+  local json; json=$(curl -s -m 5 -H "X-API-Key: $admin_key" "$cp_url/api/v1/workers/worker-a")
+  [[ $json == *'"status":"online"'* && $json != *"\"epoch\":\"$epoch_before\""* ]]
+}
+wait_for 10 back || fail "worker-a not back online with a new epoch"
+missing() {
+  [[ $(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $api_key" "$cp_url/api/v1/sandboxes/$third_id") == 404 ]]
+}
+wait_for 10 missing || fail "worker-a's lost sandbox not destroyed after its restart"
+[[ $(curl -s -m 5 -H "X-API-Key: $admin_key" "$cp_url/api/v1/events?limit=500" --max-time 2 2>/dev/null; true) ]]
+
+step "   --exit-when-drained: a drained worker exits 0 by itself"
+"$bin" worker --config "$dir/worker-b.yaml" --id worker-c --control-plane "$cp_url" --worker-token "$shared_token" \
+  --heartbeat-interval 1s --exit-when-drained >>"$dir/worker-c.log" 2>&1 &
+c_pid=$!
+pids+=("$c_pid")
+c_online() { [[ $(curl -s -m 5 -H "X-Admin-API-Key: $admin_key" "$cp_url/api/v1/workers/worker-c") == *'"status":"online"'* ]]; }
+wait_for 10 c_online || fail "worker-c not online"
+"$bin" workers drain worker-c --force --server "$cp_url" --api-key "$admin_key" -o table >/dev/null || fail "drain worker-c"
+c_gone() { ! kill -0 "$c_pid" 2>/dev/null; }
+wait_for 10 c_gone || fail "worker-c did not exit once drained"
+wait "$c_pid"; code=$?
+[[ $code == 0 ]] || fail "worker-c exited $code, not 0"
 
 step "   SIGTERM: the worker announces itself offline"
 kill -TERM "${pids[2]}"

@@ -477,3 +477,52 @@ public enum WorkerScopes {
 
 /// The one worker RPC protocol version this product speaks (workers.md §7.2).
 public let workerProtocolVersion = 2
+
+/// `POST /admin/workers/{id}/drain` body (api.md §8.5).
+public struct DrainRequest: Codable, Sendable, Equatable {
+    public var deadline: String?
+    public var reason: String?
+    public var force: Bool?
+    public init(deadline: String? = nil, reason: String? = nil, force: Bool? = nil) {
+        self.deadline = deadline
+        self.reason = reason
+        self.force = force
+    }
+}
+
+/// `POST /admin/placement/explain` (api.md §8.4).
+public struct PlacementExplanation: Codable, Sendable, Equatable {
+    public struct Candidate: Codable, Sendable, Equatable {
+        public var workerID: String
+        public var eligible: Bool
+        public var reason: String?
+        public var score: Double
+        enum CodingKeys: String, CodingKey {
+            case workerID = "worker_id"
+            case eligible, reason, score
+        }
+        public init(workerID: String, eligible: Bool, reason: String?, score: Double) {
+            self.workerID = workerID
+            self.eligible = eligible
+            self.reason = reason
+            self.score = score
+        }
+    }
+    public var selectedWorkerID: String?
+    public var candidates: [Candidate]
+    enum CodingKeys: String, CodingKey {
+        case selectedWorkerID = "selected_worker_id"
+        case candidates
+    }
+    public init(selectedWorkerID: String?, candidates: [Candidate]) {
+        self.selectedWorkerID = selectedWorkerID
+        self.candidates = candidates
+    }
+
+    // `selected_worker_id` is always present (null when nothing fits).
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(selectedWorkerID, forKey: .selectedWorkerID)
+        try container.encode(candidates, forKey: .candidates)
+    }
+}

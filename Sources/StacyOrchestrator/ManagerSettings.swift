@@ -30,6 +30,8 @@ public struct ManagerSettings: Sendable {
     public var workerID = "local"
     /// `scheduler.max_attempts`: workers one spawn may try (workers.md §8).
     public var maxPlacementAttempts = 3
+    /// `leases.grace`: a sandbox lease expires this long after the sandbox (workers.md §6.2).
+    public var leaseGraceMs: Int64 = 300_000
 
     public init() {}
 
@@ -58,6 +60,7 @@ public struct ManagerSettings: Sendable {
         streamKeepalive = duration("limits.stream_keepalive", streamKeepalive)
         workerID = config.value("server.local_worker.id")?.stringValue ?? workerID
         maxPlacementAttempts = int("scheduler.max_attempts", maxPlacementAttempts)
+        leaseGraceMs = duration("leases.grace", GoDuration(nanoseconds: leaseGraceMs * 1_000_000)).nanoseconds / 1_000_000
         previewDomain = ManagerSettings.previewDomain(configured: config.server.previewDomain, port: listenPort)
     }
 

@@ -19,6 +19,8 @@ public protocol Placement: Sendable {
     /// The runtime's state as its worker reports it, when a refresh is due (api.md §5: remote
     /// sandboxes at most every 5 s); nil when none is due or the sandbox is local.
     func refreshStatus(_ sandbox: SandboxRecord) async -> RuntimeStatus?
+    /// Tells the owning worker about a lease the control plane moved (`worker.renew_lease`).
+    func pushLease(_ lease: LeaseRecord, for sandbox: SandboxRecord) async
 }
 
 /// The embedded worker alone: the control plane's own providers.
@@ -46,4 +48,6 @@ public struct LocalPlacement: Placement {
     public func account(workerID: String, memoryMB: Int, vcpus: Int, delta: Int) {}
 
     public func refreshStatus(_ sandbox: SandboxRecord) async -> RuntimeStatus? { nil }
+
+    public func pushLease(_ lease: LeaseRecord, for sandbox: SandboxRecord) async {}
 }

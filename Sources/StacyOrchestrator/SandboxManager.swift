@@ -91,6 +91,11 @@ public final class SandboxManager: Sendable {
                               vcpus: vcpus, ttl: ttl, metadata: metadata, network: network, template: template)
     }
 
+    /// What the scheduler would be asked for this spawn body (`POST /admin/placement/explain`).
+    public func placementRequest(_ request: SpawnRequest, principal: Principal) throws(APIError) -> PlacementRequest {
+        try validateSpawn(request, principal: principal).placementRequest
+    }
+
     public func spawn(_ request: SpawnRequest, principal: Principal) async throws(APIError) -> Sandbox {
         let validated = try validateSpawn(request, principal: principal)
         let (owner, tenant, image, memory, vcpus, ttl, metadata, network) = (
@@ -416,6 +421,13 @@ public final class SandboxManager: Sendable {
             throw .resourceLimit("new expiry is more than \(settings.maxTTL) away")
         }
         let extended = try storeCall { try store.setSandboxExpiry(id: id, expiresAt: expiresAt) }
+        // The lease follows (workers.md §6.2): expiry + leases.grace; the owning worker is told now,
+        // and by its next heartbeat's `leases` if that push fails.
+        if let lease = try? store.getLease(resourceID: id),
+           let moved = try? store.setLeaseExpiry(resourceID: id, generation: lease.generation,
+                                                 expiry: .at(expiresAt + settings.leaseGraceMs)) {
+            Task { [placement] in await placement.pushLease(moved, for: extended) }
+        }
         publish("sandbox.extended", extended, data: ["expires_at": Log.timestamp(unixMillis: expiresAt)])
         return wire(extended)
     }

@@ -44,6 +44,7 @@ public final class ControlPlane: Sendable {
     public let auth: Authenticator
     public let workerAuth: WorkerAuthenticator
     public let workers: WorkerRegistry
+    private let supervisor: WorkerSupervisor
 
     public init(config: Config, store: any Store, log: Log, instanceID: String,
                 environment: [String: String] = [:]) throws {
@@ -65,14 +66,18 @@ public final class ControlPlane: Sendable {
         // silently cap a control plane that has always been limited by `defaults.max_sandboxes`.
         let embedded = config.value("server.local_worker.enabled")?.boolValue != false
             ? LocalPlacement(workerID: settings.workerID, registry: registry) : nil
+        let rpc = WorkerRPCClient(instanceID: instanceID, key: signingKey)
         let placement = WorkerPlacement(
             local: embedded, localCapacity: ControlPlane.capacity(config, keyPrefix: "server.local_worker.capacity", deriveFromHost: false),
             registry: workers,
-            rpc: WorkerRPCClient(instanceID: instanceID, key: signingKey), store: store,
+            rpc: rpc, store: store,
             preferLocal: config.value("scheduler.prefer_local")?.boolValue ?? false,
             timeouts: .init(rpcSeconds: ControlPlane.seconds(config, "workers.rpc_timeout", 10),
                             spawnSeconds: ControlPlane.seconds(config, "workers.spawn_timeout", 60)))
         manager = SandboxManager(store: store, placement: placement, registry: registry, settings: settings, writer: writer, log: log)
+        supervisor = WorkerSupervisor(store: store, registry: workers, placement: placement, rpc: rpc, writer: writer, log: log,
+                                      orphanPolicy: config.value("workers.orphan_policy")?.stringValue ?? "reap",
+                                      rpcTimeoutSeconds: ControlPlane.seconds(config, "workers.rpc_timeout", 10))
         reaper = Reaper(manager: manager, settings: ControlPlane.reaperSettings(config))
         let stats = HTTPStats()
         let document: [UInt8]
@@ -107,8 +112,8 @@ public final class ControlPlane: Sendable {
             + AdminRoutes.routes(store: store, auth: auth) + QuotaRoutes.routes(manager, auth: auth)
             + TemplateRoutes.routes(manager, auth: auth, store: store, warnings: warnings)
             + WorkerRoutes.routes(registry: workers, leases: leases, auth: workerAuth)
-            + WorkerAdminRoutes.routes(registry: workers, credentials: credentials, leases: leases,
-                                       controlPlane: controlPlaneView, auth: auth)
+            + WorkerAdminRoutes.routes(registry: workers, credentials: credentials, leases: leases, supervisor: supervisor,
+                                       manager: manager, placement: placement, controlPlane: controlPlaneView, auth: auth)
         for route in routes { router.add(route) }
         precondition(router.routes.map(\.info) == ControlPlaneRoutes.all, "route table and served routes differ")
 
@@ -131,6 +136,7 @@ public final class ControlPlane: Sendable {
     public func start() throws {
         writer.start()
         reaper.start()
+        supervisor.start()
         try server.start()
     }
 
@@ -141,6 +147,7 @@ public final class ControlPlane: Sendable {
     public func stop() {
         server.stop(timeoutSeconds: Double(shutdownTimeout.nanoseconds) / 1e9)
         reaper.stop()
+        supervisor.stop()
         // Flush what requests handed over before the process goes (runtime.md §8).
         let writer = self.writer
         _ = Self.waitFor(seconds: 5) { await writer.stop() }

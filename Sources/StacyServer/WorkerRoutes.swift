@@ -47,10 +47,15 @@ enum WorkerAdminRoutes {
                                            operationID: "adminRenewLease", scope: "admin:*")
     static let listLeases = RouteInfo(method: "GET", path: "/api/v1/admin/leases", operationID: "listLeases", scope: "admin:*")
     static let controlPlane = RouteInfo(method: "GET", path: "/api/v1/admin/control-plane", operationID: "getControlPlane", scope: "admin:*")
+    static let deleteWorker = RouteInfo(method: "DELETE", path: "/api/v1/admin/workers/{workerID}", operationID: "deleteWorker", scope: "admin:*")
+    static let drain = RouteInfo(method: "POST", path: "/api/v1/admin/workers/{workerID}/drain", operationID: "drainWorker", scope: "admin:*")
+    static let undrain = RouteInfo(method: "POST", path: "/api/v1/admin/workers/{workerID}/undrain", operationID: "undrainWorker", scope: "admin:*")
+    static let explain = RouteInfo(method: "POST", path: "/api/v1/admin/placement/explain", operationID: "explainPlacement", scope: "admin:*")
     static let all = [list, get, adminList, adminGet, listCredentials, createCredential, updateCredential, revokeCredential,
-                      createToken, adminRenewLease, listLeases, controlPlane]
+                      createToken, adminRenewLease, listLeases, controlPlane, deleteWorker, drain, undrain, explain]
 
     static func routes(registry: WorkerRegistry, credentials: WorkerCredentials, leases: LeaseService,
+                       supervisor: WorkerSupervisor, manager: SandboxManager, placement: WorkerPlacement,
                        controlPlane view: @escaping @Sendable () throws(APIError) -> ControlPlaneView,
                        auth: Authenticator) -> [Route] {
         @Sendable func listWorkers(_ request: HTTPRequest) throws(APIError) -> HTTPResponse {
@@ -120,6 +125,31 @@ enum WorkerAdminRoutes {
             Route(controlPlane, handler: .sync { request in
                 _ = try auth.authorize(request, controlPlane)
                 return .json(try view())
+            }),
+            Route(deleteWorker, handler: .sync { request in
+                _ = try auth.authorize(request, deleteWorker)
+                let force = try request.queryValue("force").map { $0 == "true" || $0 == "1" } ?? false
+                try supervisor.delete(workerID: request.pathParameter("workerID"), force: force)
+                return .json(StatusMessage(status: "deleted"))
+            }),
+            Route(drain, handler: .async { request in
+                _ = try auth.authorize(request, drain)
+                let body = try request.decodeJSON(DrainRequest.self)
+                let (worker, first) = try await supervisor.drain(workerID: request.pathParameter("workerID"), deadline: body.deadline,
+                                                                 reason: body.reason, force: body.force ?? false)
+                return .json(worker, status: first ? 202 : 200)
+            }),
+            Route(undrain, handler: .async { request in
+                _ = try auth.authorize(request, undrain)
+                return .json(try await supervisor.undrain(workerID: request.pathParameter("workerID")))
+            }),
+            Route(explain, handler: .sync { request in
+                let caller = try auth.authorize(request, explain)
+                let request = try manager.placementRequest(request.decodeJSON(SpawnRequest.self), principal: caller)
+                let ranked = placement.explain(request)
+                return .json(PlacementExplanation(
+                    selectedWorkerID: ranked.first.flatMap { $0.eligible ? $0.workerID : nil },
+                    candidates: ranked.map { .init(workerID: $0.workerID, eligible: $0.eligible, reason: $0.reason, score: $0.score) }))
             }),
         ]
     }

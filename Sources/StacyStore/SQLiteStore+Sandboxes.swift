@@ -222,4 +222,59 @@ extension SQLiteStore {
             }
         }
     }
+
+    // MARK: Sandboxes by worker (workers.md §4.1, §10)
+
+    public func sandboxesOnWorker(_ workerID: String, states: [String]?) throws(StoreError) -> [SandboxRecord] {
+        try read { connection throws(StoreError) in
+            if let states {
+                guard !states.isEmpty else { return [] }
+                let marks = Array(repeating: "?", count: states.count).joined(separator: ", ")
+                return try connection.query(
+                    "SELECT \(Self.sandboxColumns) FROM sandboxes WHERE worker_id = ? AND state IN (\(marks)) ORDER BY id",
+                    [.text(workerID)] + states.map { .text($0) }, row: Self.sandbox)
+            }
+            return try connection.query(
+                "SELECT \(Self.sandboxColumns) FROM sandboxes WHERE worker_id = ? AND state <> 'destroyed' ORDER BY id",
+                [.text(workerID)], row: Self.sandbox)
+        }
+    }
+
+    public func markWorkerSandboxes(_ workerID: String, fromStates: [String], state: String, reason: String?) throws(StoreError) -> [SandboxRecord] {
+        guard !fromStates.isEmpty else { return [] }
+        let marks = Array(repeating: "?", count: fromStates.count).joined(separator: ", ")
+        return try write { connection throws(StoreError) in
+            try connection.query(
+                """
+                UPDATE sandboxes SET state = ?, state_reason = ?, updated_at = \(Self.nowSQL)
+                WHERE worker_id = ? AND state IN (\(marks))
+                RETURNING \(Self.sandboxColumns)
+                """, [.text(state), .text(reason), .text(workerID)] + fromStates.map { .text($0) }, row: Self.sandbox)
+        }
+    }
+
+    public func clampWorkerSandboxExpiry(_ workerID: String, deadline: Int64) throws(StoreError) -> [SandboxRecord] {
+        try write { connection throws(StoreError) in
+            try connection.query(
+                """
+                UPDATE sandboxes SET original_expires_at = expires_at,
+                    expires_at = MIN(COALESCE(expires_at, ?), ?), updated_at = \(Self.nowSQL)
+                WHERE worker_id = ? AND state NOT IN ('destroyed', 'expired', 'creating')
+                RETURNING \(Self.sandboxColumns)
+                """, [.int(deadline), .int(deadline), .text(workerID)], row: Self.sandbox)
+        }
+    }
+
+    public func restoreWorkerSandboxExpiry(_ workerID: String) throws(StoreError) -> [SandboxRecord] {
+        try write { connection throws(StoreError) in
+            try connection.query(
+                """
+                UPDATE sandboxes SET expires_at = original_expires_at, updated_at = \(Self.nowSQL)
+                WHERE worker_id = ? AND state NOT IN ('destroyed', 'expired', 'creating')
+                  AND original_expires_at IS NOT NULL AND original_expires_at > COALESCE(expires_at, 0)
+                  AND original_expires_at > \(Self.nowSQL)
+                RETURNING \(Self.sandboxColumns)
+                """, [.text(workerID)], row: Self.sandbox)
+        }
+    }
 }

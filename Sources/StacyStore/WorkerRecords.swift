@@ -232,6 +232,19 @@ public protocol WorkerStore: Sendable {
     /// `reap_pending`. Ordered by worker ID; rows without a worker are left out.
     func workerUsage() throws(StoreError) -> [WorkerUsage]
 
+    /// Sandboxes placed on `workerID` whose state is one of `states` (nil = any but `destroyed`),
+    /// ordered by ID.
+    func sandboxesOnWorker(_ workerID: String, states: [String]?) throws(StoreError) -> [SandboxRecord]
+    /// In ONE statement: every sandbox of `workerID` in one of `fromStates` gets `state`/`reason`;
+    /// returns the rows as changed (liveness: a lost worker's sandboxes become `unhealthy`).
+    func markWorkerSandboxes(_ workerID: String, fromStates: [String], state: String, reason: String?) throws(StoreError) -> [SandboxRecord]
+    /// Drain (workers.md §10): for every live sandbox of the worker, `original_expires_at` =
+    /// `expires_at`, then `expires_at` = min(`expires_at`, `deadline`). Returns the changed rows.
+    func clampWorkerSandboxExpiry(_ workerID: String, deadline: Int64) throws(StoreError) -> [SandboxRecord]
+    /// Undrain: `expires_at` = `original_expires_at` for the worker's live sandboxes whose original
+    /// expiry is later than both their current one and database now. Returns the changed rows.
+    func restoreWorkerSandboxExpiry(_ workerID: String) throws(StoreError) -> [SandboxRecord]
+
     // MARK: Worker credentials (workers.md §3.1, api.md §8.8)
 
     /// createdAt 0 = database now. `.conflict` if the ID or the secret hash exists. Returns the stored row.

@@ -53,4 +53,12 @@ extension StacyVMClient {
     public func getControlPlane() async throws(StacyVMError) -> ControlPlaneView {
         try await call("GET", "/admin/control-plane")
     }
+
+    public func drainWorker(_ workerID: String, _ request: DrainRequest) async throws(StacyVMError) -> Worker {
+        try await call("POST", "/admin/workers/\(escape(workerID))/drain", body: request)
+    }
+
+    public func undrainWorker(_ workerID: String) async throws(StacyVMError) -> Worker {
+        try await call("POST", "/admin/workers/\(escape(workerID))/undrain")
+    }
 }

@@ -282,6 +282,40 @@ public final class RPCDispatcher: Sendable {
             }))
     }
 
+    // MARK: housekeeping (workers.md §6.3, §6.4)
+
+    /// After a restart: records whose runtime the provider no longer has are tombstoned
+    /// (`runtime_missing`), so the control plane's inventory sees them gone.
+    public func reattach() async {
+        let now = runtime.controlPlaneNowMillis()
+        for local in state.sandboxes {
+            let status = await registry.provider(named: local.provider)?.status(local.runtimeID) ?? .missing
+            guard status == .missing else { continue }
+            try? state.tombstone(local.sandboxID, generation: local.generation, reason: "runtime_missing", at: now)
+            log.info("runtime gone after restart", [("sandbox_id", .string(local.sandboxID))])
+        }
+    }
+
+    /// Worker-side TTL enforcement: a sandbox whose lease ran out (plus `worker.lease_skew`, on the
+    /// control plane's clock) is destroyed here, whether or not the control plane can still reach us.
+    public func enforceLeases() async {
+        let now = runtime.controlPlaneNowMillis()
+        for local in state.sandboxes where local.leaseExpiresAt + leaseSkewMs < now {
+            if let provider = registry.provider(named: local.provider) { _ = try? await provider.destroy(local.runtimeID) }
+            try? state.tombstone(local.sandboxID, generation: local.generation, reason: "lease_expired", at: now)
+            log.info("lease expired: sandbox destroyed", [("sandbox_id", .string(local.sandboxID))])
+        }
+    }
+
+    /// Heartbeat `leases` (workers.md §4): the control plane's current expiry and generation for
+    /// every lease this worker holds.
+    public func syncLeases(_ leases: [LeaseToken]) {
+        for lease in leases {
+            guard let expiresAt = Log.unixMillis(fromTimestamp: lease.expiresAt) else { continue }
+            try? state.raiseGeneration(lease.resourceID, to: lease.generation, leaseExpiresAt: expiresAt)
+        }
+    }
+
     // MARK: helpers
 
     /// Read-only and mutating methods alike reach only sandboxes the control plane placed here,

@@ -20,10 +20,12 @@ public struct WorkerOptions: Sendable {
     /// `auth.control_plane_public_key(s)`; empty means "pin the keys of the first accepted heartbeat".
     public var controlPlanePublicKeys: [String]
     public var version: String
+    /// `--exit-when-drained`: the heartbeat loop ends once the control plane reports `drained`.
+    public var exitWhenDrained: Bool
 
     public init(id: String, controlPlaneURL: String, token: String, heartbeatIntervalSeconds: Double,
                 advertiseURL: String?, previewDomain: String?, stateDirectory: String, capacity: WorkerCapacity,
-                labels: [String: String], controlPlanePublicKeys: [String], version: String) {
+                labels: [String: String], controlPlanePublicKeys: [String], version: String, exitWhenDrained: Bool = false) {
         self.id = id
         self.controlPlaneURL = controlPlaneURL
         self.token = token
@@ -35,6 +37,7 @@ public struct WorkerOptions: Sendable {
         self.labels = labels
         self.controlPlanePublicKeys = controlPlanePublicKeys
         self.version = version
+        self.exitWhenDrained = exitWhenDrained
     }
 }
 
@@ -92,7 +95,10 @@ public final class WorkerRuntime: Sendable {
     public var draining: Bool { drainingByControlPlane.load(ordering: .relaxed) || drainingByCall.load(ordering: .relaxed) }
 
     /// Set by drain RPCs (and from the persisted flag at start).
-    public func setDraining(_ draining: Bool) { drainingByCall.store(draining, ordering: .relaxed) }
+    public func setDraining(_ draining: Bool) {
+        let before = drainingByCall.exchange(draining, ordering: .relaxed)
+        if before != draining { wake.signal() }  // report the new status now, not an interval later
+    }
 
     /// Now on the control plane's clock (Unix ms): lease checks use it (workers.md §6.3).
     public func controlPlaneNowMillis() -> Int64 { Self.localMillis() + clockOffsetMs.load(ordering: .relaxed) }
@@ -122,10 +128,15 @@ public final class WorkerRuntime: Sendable {
             do { try keys.pinIfEmpty(published) } catch { log.error("cannot persist the control plane's keys", [("error", .string("\(error)"))]) }
         }
         if let directives = worker.directives { drainingByControlPlane.store(directives.draining, ordering: .relaxed) }
+        if let leases = worker.leases, let handler = leaseListener.withLock({ $0 }) { handler(leases) }
         return worker
     }
 
     private let advertiseURL: Mutex<String?>
+    private let leaseListener = Mutex<(@Sendable ([LeaseToken]) -> Void)?>(nil)
+
+    /// Called with every accepted heartbeat's `leases` (the RPC dispatcher syncs its records).
+    public func onLeases(_ handler: @escaping @Sendable ([LeaseToken]) -> Void) { leaseListener.withLock { $0 = handler } }
 
     /// The listener's URL once it is bound (a `:0` listen address gets its port only then).
     public func setAdvertiseURL(_ url: String?) { advertiseURL.withLock { $0 = url } }
@@ -144,7 +155,12 @@ public final class WorkerRuntime: Sendable {
         while !stopping.load(ordering: .relaxed) {
             let delay: Double
             do {
-                _ = try await heartbeat()
+                let worker = try await heartbeat()
+                if options.exitWhenDrained, worker.directives?.drained == true {
+                    log.info("drained: exiting as --exit-when-drained asks", [("worker_id", .string(options.id))])
+                    stopping.store(true, ordering: .relaxed)
+                    continue
+                }
                 if !accepted { log.info("heartbeat accepted", [("worker_id", .string(options.id)), ("epoch", .string(epoch))]) }
                 accepted = true
                 backoff = 0.2

@@ -1,11 +1,14 @@
 import ArgumentParser
+import Glibc
 import StacyAPI
+import StacyHTTP
 import StacyVMClient
 
 /// `stacyvm workers …` (cli.md): the worker registry as the control plane sees it.
 struct WorkersCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "workers", abstract: "Show remote workers.", subcommands: [WorkersListCommand.self])
+        commandName: "workers", abstract: "Show, drain and undrain remote workers.",
+        subcommands: [WorkersListCommand.self, WorkersDrainCommand.self, WorkersUndrainCommand.self])
 }
 
 struct WorkersListCommand: ParsableCommand {
@@ -29,6 +32,58 @@ struct WorkersListCommand: ParsableCommand {
                     max == 0 ? "unlimited" : String(max), worker.lastHeartbeat ?? "-"]
         })
     }
+}
+
+struct WorkersDrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drain", abstract: "Stop placing sandboxes on a worker; its sandboxes expire by the deadline (needs --admin-key).")
+
+    @OptionGroup var client: ClientOptions
+    @Option(help: "Request timeout.") var timeout: String = "30s"
+    @Option(help: "How long its sandboxes may keep running, e.g. 1h (default workers.default_drain_deadline).") var deadline: String?
+    @Option(help: "Why, shown in the worker object.") var reason: String?
+    @Flag(help: "Deadline = now.") var force = false
+    @Flag(help: "Wait until the worker is drained (exit 1 at the deadline plus one minute).") var wait = false
+    @Argument(help: "Worker ID.") var workerID: String
+
+    func run() throws {
+        let api = client.client(timeout: try parseTimeout(timeout))
+        let workerID = self.workerID
+        let request = DrainRequest(deadline: deadline, reason: reason, force: force ? true : nil)
+        var worker = try runClient { try await api.drainWorker(workerID, request) }
+        if wait {
+            let limit = (worker.drain?.deadline).flatMap(parseTimestampSeconds) ?? 0
+            while worker.status != "drained" {
+                if limit > 0 && Double(time(nil)) > limit + 60 {
+                    printError("error: \(workerID) is not drained one minute after its deadline")
+                    throw Exit.runtimeError
+                }
+                usleep(500_000)
+                worker = try runClient { try await api.getWorker(workerID) }
+            }
+        }
+        if client.json { try printJSON(worker) } else { print("\(worker.id) \(worker.status)") }
+    }
+}
+
+struct WorkersUndrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "undrain", abstract: "Place sandboxes on a worker again (needs --admin-key).")
+
+    @OptionGroup var client: ClientOptions
+    @Option(help: "Request timeout.") var timeout: String = "30s"
+    @Argument(help: "Worker ID.") var workerID: String
+
+    func run() throws {
+        let api = client.client(timeout: try parseTimeout(timeout))
+        let workerID = self.workerID
+        let worker = try runClient { try await api.undrainWorker(workerID) }
+        if client.json { try printJSON(worker) } else { print("\(worker.id) \(worker.status)") }
+    }
+}
+
+/// RFC 3339 to Unix seconds (for `--wait`).
+func parseTimestampSeconds(_ text: String) -> Double? {
+    Log.unixMillis(fromTimestamp: text).map { Double($0) / 1000 }
 }
 
 /// `stacyvm token …` (cli.md): per-worker credentials, issued through the admin API.

@@ -102,6 +102,14 @@ struct WorkerCommand: ParsableCommand {
                 let skew = settings.value("worker.lease_skew")?.durationValue.map { $0.nanoseconds / 1_000_000 } ?? 5000
                 let dispatcher = RPCDispatcher(runtime: runtime, state: state, registry: registry, capacity: options.capacity,
                                                leaseSkewMs: skew, log: log)
+                runBlocking { await dispatcher.reattach() }
+                runtime.onLeases { dispatcher.syncLeases($0) }
+                Task.detached {
+                    while true {
+                        try? await Task.sleep(nanoseconds: 5_000_000_000)
+                        await dispatcher.enforceLeases()
+                    }
+                }
                 server = try WorkerServer(address: address, runtime: runtime,
                                           endpoint: RPCEndpoint(runtime: runtime, dispatcher: dispatcher, log: log), log: log)
                 try server?.start()
@@ -185,7 +193,8 @@ enum WorkerSetup {
             previewDomain: config.value("worker.preview_domain")?.stringValue,
             stateDirectory: config.value("worker.state_dir")?.stringValue ?? NSHomeDirectory() + "/.stacyvm/worker",
             capacity: ControlPlane.capacity(config, keyPrefix: "worker.capacity"), labels: config.value("worker.labels")?.mapValue ?? [:],
-            controlPlanePublicKeys: keys, version: BuildInfo.version)
+            controlPlanePublicKeys: keys, version: BuildInfo.version,
+            exitWhenDrained: config.value("worker.exit_when_drained")?.boolValue ?? false)
     }
 
     static func providers(_ config: Config) throws -> (ProviderRegistry, [String]) {

@@ -41,20 +41,36 @@ public final class WorkerPlacement: Placement {
         if let local, (sandbox.workerID ?? local.workerID) == local.workerID { return local.provider(for: sandbox) }
         guard let workerID = sandbox.workerID, let worker = registry.snapshot(workerID),
               let rpcURL = worker.capacity.rpcURL else { return nil }
+        // workers.md §4.1: a lost worker's sandboxes answer 503 at once; a stale one gets 2 s.
+        let settings = registry.workerSettings
+        let missed = (Int64(Date().timeIntervalSince1970 * 1000) - (worker.lastHeartbeat ?? 0)) / max(1, worker.heartbeatIntervalMs)
+        var timeouts = self.timeouts
+        if missed >= Int64(settings.staleAfterIntervals) { timeouts.rpcSeconds = min(2, timeouts.rpcSeconds) }
         return RemoteWorkerProvider(
             name: sandbox.provider, worker: WorkerAddress(id: workerID, rpcURL: rpcURL), epoch: worker.epoch,
             target: RPCTarget(sandboxID: sandbox.id, provider: sandbox.provider, runtimeID: sandbox.vmID ?? sandbox.id),
-            rpc: rpc, store: store, leaseGraceMs: registry.workerSettings.leaseGraceMs, timeouts: timeouts)
+            rpc: rpc, store: store, leaseGraceMs: settings.leaseGraceMs, timeouts: timeouts,
+            lost: missed >= Int64(settings.lostAfterIntervals))
     }
 
-    public func place(_ request: PlacementRequest) -> (workerID: String, provider: any Provider)? {
+    /// Every worker with its eligibility and score, best first (`POST /admin/placement/explain`).
+    public func explain(_ request: PlacementRequest) -> [PlacementCandidate] {
+        Scheduler.rank(candidates(), request, nowMillis: Int64(Date().timeIntervalSince1970 * 1000),
+                       settings: registry.workerSettings, preferLocal: preferLocal)
+    }
+
+    private func candidates() -> [WorkerSnapshot] {
         var candidates = registry.remoteSnapshots()
         if let local {
-            let providers = Set(local.registry.all.map(\.name))
-            candidates.append(WorkerSnapshot(id: local.workerID, epoch: "embedded", providers: providers,
+            candidates.append(WorkerSnapshot(id: local.workerID, epoch: "embedded", providers: Set(local.registry.all.map(\.name)),
                                              capabilities: ["spawn"], capacity: localCapacity, lastHeartbeat: nil,
                                              heartbeatIntervalMs: 1, embedded: true, usage: localUsage.current))
         }
+        return candidates
+    }
+
+    public func place(_ request: PlacementRequest) -> (workerID: String, provider: any Provider)? {
+        let candidates = candidates()
         let ranked = Scheduler.rank(candidates, request, nowMillis: Int64(Date().timeIntervalSince1970 * 1000),
                                     settings: registry.workerSettings, preferLocal: preferLocal)
         guard let best = ranked.first, best.eligible else { return nil }
@@ -62,7 +78,7 @@ public final class WorkerPlacement: Placement {
         guard let worker = candidates.first(where: { $0.id == best.workerID }), let rpcURL = worker.capacity.rpcURL else { return nil }
         return (worker.id, RemoteWorkerProvider(
             name: request.provider, worker: WorkerAddress(id: worker.id, rpcURL: rpcURL), epoch: worker.epoch, target: nil,
-            rpc: rpc, store: store, leaseGraceMs: registry.workerSettings.leaseGraceMs, timeouts: timeouts))
+            rpc: rpc, store: store, leaseGraceMs: registry.workerSettings.leaseGraceMs, timeouts: timeouts, lost: false))
     }
 
     public func knowsProvider(_ name: String) -> Bool {
@@ -86,6 +102,11 @@ public final class WorkerPlacement: Placement {
         }
         guard due, let provider = provider(for: sandbox) else { return nil }
         return await provider.status(sandbox.vmID ?? sandbox.id)
+    }
+
+    public func pushLease(_ lease: LeaseRecord, for sandbox: SandboxRecord) async {
+        guard let provider = provider(for: sandbox) as? RemoteWorkerProvider else { return }
+        await provider.pushLease(lease)
     }
 
     public func account(workerID: String, memoryMB: Int, vcpus: Int, delta: Int) {
@@ -131,6 +152,10 @@ public struct RemoteWorkerProvider: Provider {
     let store: any Store
     let leaseGraceMs: Int64
     let timeouts: Timeouts
+    /// The worker missed `workers.lost_after_intervals` heartbeats: nothing is sent to it.
+    let lost: Bool
+
+    private var unavailable: ProviderError { .workerUnavailable("worker \(worker.id) is lost") }
 
     public var capabilities: [String] { ["spawn"] }
     public var configSummary: [String: String] { ["worker_id": worker.id, "rpc_url": worker.rpcURL] }
@@ -174,8 +199,18 @@ public struct RemoteWorkerProvider: Provider {
         }
     }
 
+    /// `worker.renew_lease` with the lease as the control plane now has it; the worker confirms it
+    /// at the renew endpoint. Best-effort: the next heartbeat's `leases` carry it too.
+    func pushLease(_ lease: LeaseRecord) async {
+        guard let target, !lost else { return }
+        let _: LeaseRenewResponse? = try? await rpc.call(.renewLease, on: worker, sandboxID: target.sandboxID,
+                                                         lease: Self.token(lease), params: RenewLeaseParams(resourceID: target.sandboxID),
+                                                         timeoutSeconds: timeouts.rpcSeconds)
+    }
+
     public func status(_ runtimeID: String) async -> RuntimeStatus {
         guard let target else { return .missing }
+        if lost { return .running }  // unknown: only the worker's own word makes a runtime missing
         do {
             let result: SandboxStatusResult = try await rpc.call(.status, on: worker, sandboxID: target.sandboxID, params: target,
                                                                  timeoutSeconds: min(2, timeouts.rpcSeconds))
@@ -190,6 +225,7 @@ public struct RemoteWorkerProvider: Provider {
     /// checked). A sandbox without a lease any more was already destroyed.
     public func destroy(_ runtimeID: String) async throws(ProviderError) -> Bool {
         guard let target else { return false }
+        if lost { throw unavailable }
         let lease: LeaseRecord?
         do { lease = try store.getLease(resourceID: target.sandboxID) } catch { throw .internal("lease lookup: \(error)") }
         guard let lease else { return false }
@@ -214,25 +250,25 @@ public struct RemoteWorkerProvider: Provider {
     // Exec, files, logs and previews through the owning worker arrive with remote I/O routing.
     private static let notYet = ProviderError.providerUnavailable("this operation is not yet routed to remote workers")
 
-    public func exec(_ runtimeID: String, _ spec: ExecSpec) async throws(ProviderError) -> ExecResult { throw Self.notYet }
+    public func exec(_ runtimeID: String, _ spec: ExecSpec) async throws(ProviderError) -> ExecResult { throw lost ? unavailable : Self.notYet }
     /// Never reached: `checkExec` refuses first, so the stream is answered with a plain error.
     public func execStream(_ runtimeID: String, _ spec: ExecSpec) -> AsyncStream<ExecEvent> { AsyncStream { $0.finish() } }
-    public func checkExec(_ runtimeID: String, _ spec: ExecSpec) async throws(ProviderError) { throw Self.notYet }
-    public func writeFile(_ runtimeID: String, path: String, bytes: [UInt8], mode: UInt32?) async throws(ProviderError) -> Int { throw Self.notYet }
-    public func readFile(_ runtimeID: String, path: String, maxBytes: Int?) async throws(ProviderError) -> [UInt8] { throw Self.notYet }
-    public func list(_ runtimeID: String, path: String) async throws(ProviderError) -> [FileInfo] { throw Self.notYet }
-    public func stat(_ runtimeID: String, path: String) async throws(ProviderError) -> FileInfo { throw Self.notYet }
-    public func glob(_ runtimeID: String, pattern: String) async throws(ProviderError) -> [String] { throw Self.notYet }
-    public func move(_ runtimeID: String, from: String, to: String) async throws(ProviderError) { throw Self.notYet }
-    public func chmod(_ runtimeID: String, path: String, mode: UInt32) async throws(ProviderError) { throw Self.notYet }
-    public func delete(_ runtimeID: String, path: String, recursive: Bool) async throws(ProviderError) { throw Self.notYet }
-    public func console(_ runtimeID: String, lines: Int) async throws(ProviderError) -> [String] { throw Self.notYet }
+    public func checkExec(_ runtimeID: String, _ spec: ExecSpec) async throws(ProviderError) { throw lost ? unavailable : Self.notYet }
+    public func writeFile(_ runtimeID: String, path: String, bytes: [UInt8], mode: UInt32?) async throws(ProviderError) -> Int { throw lost ? unavailable : Self.notYet }
+    public func readFile(_ runtimeID: String, path: String, maxBytes: Int?) async throws(ProviderError) -> [UInt8] { throw lost ? unavailable : Self.notYet }
+    public func list(_ runtimeID: String, path: String) async throws(ProviderError) -> [FileInfo] { throw lost ? unavailable : Self.notYet }
+    public func stat(_ runtimeID: String, path: String) async throws(ProviderError) -> FileInfo { throw lost ? unavailable : Self.notYet }
+    public func glob(_ runtimeID: String, pattern: String) async throws(ProviderError) -> [String] { throw lost ? unavailable : Self.notYet }
+    public func move(_ runtimeID: String, from: String, to: String) async throws(ProviderError) { throw lost ? unavailable : Self.notYet }
+    public func chmod(_ runtimeID: String, path: String, mode: UInt32) async throws(ProviderError) { throw lost ? unavailable : Self.notYet }
+    public func delete(_ runtimeID: String, path: String, recursive: Bool) async throws(ProviderError) { throw lost ? unavailable : Self.notYet }
+    public func console(_ runtimeID: String, lines: Int) async throws(ProviderError) -> [String] { throw lost ? unavailable : Self.notYet }
     public func followConsole(_ runtimeID: String, lines: Int) -> AsyncStream<ConsoleEvent> {
         AsyncStream { $0.finish() }
     }
     public func stats(_ runtimeID: String) async -> SandboxStats? { nil }
     public func listRuntimes() async -> [RuntimeInfo] { [] }
-    public func openPort(_ runtimeID: String, port: Int) async throws(ProviderError) -> Int32 { throw Self.notYet }
+    public func openPort(_ runtimeID: String, port: Int) async throws(ProviderError) -> Int32 { throw lost ? unavailable : Self.notYet }
 
     static func token(_ lease: LeaseRecord) -> LeaseToken {
         LeaseToken(resourceID: lease.resourceID, holderID: lease.holderID, generation: lease.generation,

@@ -11,6 +11,7 @@ public struct WorkerSettings: Sendable {
     public var lostAfterIntervals = 5
     public var startupGraceMs: Int64 = 30_000
     public var leaseGraceMs: Int64 = 300_000
+    public var defaultDrainDeadlineMs: Int64 = 3_600_000
     /// Heartbeat interval assumed for a worker that never said (workers.md §4: absent = 30 s).
     public static let defaultIntervalMs: Int64 = 30_000
 
@@ -24,6 +25,7 @@ public struct WorkerSettings: Sendable {
         lostAfterIntervals = config.value("workers.lost_after_intervals")?.intValue ?? 5
         startupGraceMs = millis("workers.startup_grace", 30_000)
         leaseGraceMs = millis("leases.grace", 300_000)
+        defaultDrainDeadlineMs = millis("workers.default_drain_deadline", 3_600_000)
     }
 }
 
@@ -49,7 +51,9 @@ public final class WorkerRegistry: Sendable {
     private let instanceID: String
     private let publicKeys: [String]
     /// Database time when this control plane started leading (on SQLite: when it started).
-    private let leaderSince: Int64
+    let leaderSince: Int64
+    /// Asked for an inventory of a worker whose epoch changed (workers.md §11).
+    private let inventoryDue = Mutex<(@Sendable (String) -> Void)?>(nil)
     /// The scheduler's view of remote workers (workers.md §9), refreshed by heartbeats and by
     /// this control plane's own reservations and destroys.
     private let snapshots = Mutex<[String: WorkerSnapshot]>([:])
@@ -102,6 +106,17 @@ public final class WorkerRegistry: Sendable {
         }
     }
 
+    /// Who runs inventories (the supervisor, once it starts).
+    public func onInventoryDue(_ handler: @escaping @Sendable (String) -> Void) { inventoryDue.withLock { $0 = handler } }
+
+    /// A deleted worker leaves the scheduler's view.
+    public func forget(_ workerID: String) { _ = snapshots.withLock { $0.removeValue(forKey: workerID) } }
+
+    /// Drain and undrain change placement at once, before the next heartbeat.
+    public func adminStateChanged(_ workerID: String, _ adminState: String) {
+        snapshots.withLock { table in table[workerID]?.adminState = adminState }
+    }
+
     /// Settings the scheduler ranks with.
     public var workerSettings: WorkerSettings { settings }
 
@@ -140,9 +155,12 @@ public final class WorkerRegistry: Sendable {
         }
         if previous.epoch != worker.epoch {
             publish("worker.epoch_changed", worker.id, ["from": previous.epoch, "to": worker.epoch])
+            // A new process: its runtimes may be gone (mock) or re-attached (namespace).
+            if let handler = inventoryDue.withLock({ $0 }) { handler(worker.id) }
         }
         if previous.liveness != "alive" || previous.status == "offline", worker.status != "offline" {
             publish("worker.recovered", worker.id, ["from": previous.liveness == "alive" ? previous.status : previous.liveness])
+            if previous.epoch == worker.epoch, let handler = inventoryDue.withLock({ $0 }) { handler(worker.id) }
         }
     }
 
