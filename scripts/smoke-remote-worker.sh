@@ -87,6 +87,7 @@ workers:
   lost_after_intervals: 5
   startup_grace: 0s
   reconcile_interval: 2s
+  rpc_timeout: 2s
 defaults:
   reaper_interval: 1s
 logging:
@@ -274,6 +275,28 @@ missing() {
 }
 wait_for 10 missing || fail "worker-a's lost sandbox not destroyed after its restart"
 [[ $(curl -s -m 5 -H "X-API-Key: $admin_key" "$cp_url/api/v1/events?limit=500" --max-time 2 2>/dev/null; true) ]]
+
+step "   destroy while the owning worker is frozen: revoked on its next heartbeat, reaped afterwards"
+r=$(spawn)
+[[ $(status_of "$r") == 201 ]] || fail "spawn before the freeze: $(body_of "$r")"
+frozen_id=$(body_of "$r" | field '["id"]')
+frozen_worker=$(body_of "$r" | field '["worker_id"]')
+frozen_pid=${pids[2]}
+[[ $frozen_worker == worker-a ]] && frozen_pid=${pids[3]}
+kill -STOP "$frozen_pid"
+r=$(api -X DELETE "$cp_url/api/v1/sandboxes/$frozen_id" -H "X-API-Key: $api_key")
+kill -CONT "$frozen_pid"
+[[ $(status_of "$r") == 200 ]] || fail "destroy with the worker frozen: $(status_of "$r") $(body_of "$r")"
+reason=$(curl -s -m 5 -H "X-API-Key: $admin_key" "$cp_url/api/v1/sandboxes?include_destroyed=true" |
+  python3 -c "import json,sys; print([s for s in json.load(sys.stdin) if s['id']=='$frozen_id'][0].get('state_reason'))")
+[[ $reason == destroy_pending ]] || fail "a destroy the worker never answered is $reason, not destroy_pending"
+reaped() {
+  [[ -s $dir/$frozen_worker-state/tombstones/$frozen_id.json ]] &&
+    [[ $(curl -s -m 5 -H "X-Admin-API-Key: $admin_key" "$cp_url/api/v1/admin/leases") != *"$frozen_id"* ]]
+}
+wait_for 15 reaped || fail "the revoked sandbox $frozen_id was not reaped on $frozen_worker (or its lease stayed)"
+# Either the revocation did it, or the destroy call the frozen worker read after waking up did.
+grep -Eq '"(revoked|destroyed)"' "$dir/$frozen_worker-state/tombstones/$frozen_id.json" || fail "unexpected tombstone reason"
 
 step "   --exit-when-drained: a drained worker exits 0 by itself"
 "$bin" worker --config "$dir/worker-b.yaml" --id worker-c --control-plane "$cp_url" --worker-token "$shared_token" \

@@ -382,7 +382,13 @@ public final class SandboxManager: Sendable {
         } else {
             finalReason = "destroy_pending"
         }
-        _ = try? storeCall { try store.updateSandboxState(id: record.id, state: "destroyed", reason: finalReason) }
+        if finalReason == "destroy_pending" {
+            // The runtime may still run: the worker is told through its heartbeat `revoked`, and the
+            // row keeps counting against it until an inventory shows the runtime gone (workers.md §8).
+            _ = try? storeCall { try store.markSandboxDestroyPending(id: record.id) }
+        } else {
+            _ = try? storeCall { try store.updateSandboxState(id: record.id, state: "destroyed", reason: finalReason) }
+        }
         if finalReason != "destroy_pending", let workerID = record.workerID {
             placement.account(workerID: workerID, memoryMB: record.memoryMB, vcpus: record.vcpus, delta: -1)
         }

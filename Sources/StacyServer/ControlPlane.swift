@@ -77,7 +77,8 @@ public final class ControlPlane: Sendable {
         manager = SandboxManager(store: store, placement: placement, registry: registry, settings: settings, writer: writer, log: log)
         supervisor = WorkerSupervisor(store: store, registry: workers, placement: placement, rpc: rpc, writer: writer, log: log,
                                       orphanPolicy: config.value("workers.orphan_policy")?.stringValue ?? "reap",
-                                      rpcTimeoutSeconds: ControlPlane.seconds(config, "workers.rpc_timeout", 10))
+                                      rpcTimeoutSeconds: ControlPlane.seconds(config, "workers.rpc_timeout", 10),
+                                      reconcileIntervalSeconds: ControlPlane.seconds(config, "workers.reconcile_interval", 30))
         reaper = Reaper(manager: manager, settings: ControlPlane.reaperSettings(config))
         let stats = HTTPStats()
         let document: [UInt8]

@@ -277,4 +277,40 @@ extension SQLiteStore {
                 """, [.text(workerID)], row: Self.sandbox)
         }
     }
+
+    public func markSandboxDestroyPending(id: String) throws(StoreError) {
+        let changed = try write { connection throws(StoreError) in
+            try connection.run(
+                """
+                UPDATE sandboxes SET state = 'destroyed', state_reason = 'destroy_pending', reap_pending = 1,
+                    updated_at = \(Self.nowSQL)
+                WHERE id = ?
+                """, [.text(id)])
+        }
+        if changed == 0 { throw .notFound }
+    }
+
+    public func revocations(workerID: String) throws(StoreError) -> [(sandboxID: String, generation: Int64)] {
+        let rows: [Revocation] = try read { connection throws(StoreError) in
+            try connection.query(
+                """
+                SELECT s.id, l.generation FROM sandboxes s JOIN leases l ON l.resource_id = s.id
+                WHERE s.worker_id = ? AND s.state = 'destroyed' AND s.reap_pending = 1
+                ORDER BY s.id
+                """, [.text(workerID)], row: { Revocation(sandboxID: $0.string(0), generation: $0.int64(1)) })
+        }
+        return rows.map { ($0.sandboxID, $0.generation) }
+    }
+
+    public func clearReapPending(id: String) throws(StoreError) {
+        let changed = try write { connection throws(StoreError) in
+            try connection.run("UPDATE sandboxes SET reap_pending = 0, updated_at = \(Self.nowSQL) WHERE id = ?", [.text(id)])
+        }
+        if changed == 0 { throw .notFound }
+    }
+}
+
+private struct Revocation: Sendable {
+    let sandboxID: String
+    let generation: Int64
 }

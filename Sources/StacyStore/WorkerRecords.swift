@@ -245,6 +245,16 @@ public protocol WorkerStore: Sendable {
     /// expiry is later than both their current one and database now. Returns the changed rows.
     func restoreWorkerSandboxExpiry(_ workerID: String) throws(StoreError) -> [SandboxRecord]
 
+    /// workers.md §8: a destroy whose worker could not be reached. The row becomes `destroyed`
+    /// (`destroy_pending`) with `reap_pending` set, so it still counts against the worker and shows
+    /// up in its heartbeat `revoked` until an inventory confirms the runtime is gone.
+    func markSandboxDestroyPending(id: String) throws(StoreError)
+    /// Sandboxes of `workerID` that are `destroyed` with `reap_pending`, with their lease generation
+    /// (the heartbeat's `revoked`), ordered by ID. Rows without a lease are left out.
+    func revocations(workerID: String) throws(StoreError) -> [(sandboxID: String, generation: Int64)]
+    /// Clears `reap_pending` once the runtime is known to be gone. `.notFound` if the ID is unknown.
+    func clearReapPending(id: String) throws(StoreError)
+
     // MARK: Worker credentials (workers.md §3.1, api.md §8.8)
 
     /// createdAt 0 = database now. `.conflict` if the ID or the secret hash exists. Returns the stored row.

@@ -307,6 +307,18 @@ public final class RPCDispatcher: Sendable {
         }
     }
 
+    /// Heartbeat `revoked` (workers.md §4): sandboxes the control plane destroyed while it could
+    /// not reach this worker. Each is destroyed here unless a newer generation owns it.
+    public func revoke(_ revocations: [Worker.Revocation]) async {
+        let now = runtime.controlPlaneNowMillis()
+        for revocation in revocations {
+            guard let local = state.sandbox(revocation.sandboxID), revocation.generation >= local.generation else { continue }
+            if let provider = registry.provider(named: local.provider) { _ = try? await provider.destroy(local.runtimeID) }
+            try? state.tombstone(local.sandboxID, generation: revocation.generation, reason: "revoked", at: now)
+            log.info("sandbox revoked by the control plane", [("sandbox_id", .string(local.sandboxID))])
+        }
+    }
+
     /// Heartbeat `leases` (workers.md §4): the control plane's current expiry and generation for
     /// every lease this worker holds.
     public func syncLeases(_ leases: [LeaseToken]) {

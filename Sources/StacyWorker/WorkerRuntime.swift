@@ -129,11 +129,18 @@ public final class WorkerRuntime: Sendable {
         }
         if let directives = worker.directives { drainingByControlPlane.store(directives.draining, ordering: .relaxed) }
         if let leases = worker.leases, let handler = leaseListener.withLock({ $0 }) { handler(leases) }
+        if let revoked = worker.revoked, !revoked.isEmpty, let handler = revocationListener.withLock({ $0 }) { handler(revoked) }
         return worker
     }
 
     private let advertiseURL: Mutex<String?>
     private let leaseListener = Mutex<(@Sendable ([LeaseToken]) -> Void)?>(nil)
+    private let revocationListener = Mutex<(@Sendable ([Worker.Revocation]) -> Void)?>(nil)
+
+    /// Called with every accepted heartbeat's non-empty `revoked` (sandboxes to destroy here).
+    public func onRevocations(_ handler: @escaping @Sendable ([Worker.Revocation]) -> Void) {
+        revocationListener.withLock { $0 = handler }
+    }
 
     /// Called with every accepted heartbeat's `leases` (the RPC dispatcher syncs its records).
     public func onLeases(_ handler: @escaping @Sendable ([LeaseToken]) -> Void) { leaseListener.withLock { $0 = handler } }

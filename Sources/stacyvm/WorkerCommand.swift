@@ -104,6 +104,7 @@ struct WorkerCommand: ParsableCommand {
                                                leaseSkewMs: skew, log: log)
                 runBlocking { await dispatcher.reattach() }
                 runtime.onLeases { dispatcher.syncLeases($0) }
+                runtime.onRevocations { revoked in Task { await dispatcher.revoke(revoked) } }
                 Task.detached {
                     while true {
                         try? await Task.sleep(nanoseconds: 5_000_000_000)

@@ -155,6 +155,39 @@ final class WorkerRPCTests: XCTestCase {
         XCTAssertEqual(inventory.sandboxes.map(\.sandboxID), ["sb-one"])
     }
 
+    /// Heartbeat `revoked`: destroyed here unless a newer generation owns the sandbox.
+    func testRevocationsDestroyOnlyWhatTheirGenerationCovers() async throws {
+        _ = try await spawn("sb-old", lease: lease("sb-old", generation: 1))
+        _ = try await spawn("sb-new", lease: lease("sb-new", generation: 4))
+        let dispatcher = RPCDispatcher(runtime: runtime!, state: state!,
+                                       registry: ProviderRegistry(providers: [MockProvider(rootDirectory: directory + "/mock")],
+                                                                  defaultName: "mock"),
+                                       capacity: WorkerCapacity(), leaseSkewMs: 1000, log: .disabled)
+        await dispatcher.revoke([Worker.Revocation(sandboxID: "sb-old", generation: 1),
+                                 Worker.Revocation(sandboxID: "sb-new", generation: 3),
+                                 Worker.Revocation(sandboxID: "sb-unknown", generation: 9)])
+        XCTAssertNil(state?.sandbox("sb-old"))
+        XCTAssertEqual(state?.tombstone("sb-old")?.reason, "revoked")
+        XCTAssertNotNil(state?.sandbox("sb-new"), "a revocation older than the sandbox's generation was obeyed")
+        XCTAssertNil(state?.tombstone("sb-unknown"))
+    }
+
+    /// workers.md §6.3: a sandbox whose lease ran out is destroyed by the worker itself.
+    func testExpiredLeasesAreEnforcedOnTheWorker() async throws {
+        _ = try await spawn("sb-short", lease: lease("sb-short", expiresIn: 1.5))
+        _ = try await spawn("sb-long")
+        let dispatcher = RPCDispatcher(runtime: runtime!, state: state!,
+                                       registry: ProviderRegistry(providers: [MockProvider(rootDirectory: directory + "/mock")],
+                                                                  defaultName: "mock"),
+                                       capacity: WorkerCapacity(), leaseSkewMs: 0, log: .disabled)
+        await dispatcher.enforceLeases()
+        XCTAssertNotNil(state?.sandbox("sb-short"), "destroyed before its lease ran out")
+        try await Task.sleep(nanoseconds: 1_700_000_000)
+        await dispatcher.enforceLeases()
+        XCTAssertEqual(state?.tombstone("sb-short")?.reason, "lease_expired")
+        XCTAssertNotNil(state?.sandbox("sb-long"))
+    }
+
     /// workers.md §3.2: tokens from another key, replays, wrong scopes and other versions.
     func testOnlyTheControlPlaneWithItsKeyMayCall() async throws {
         let impostor = WorkerRPCClient(instanceID: "cp-evil", key: ControlPlaneSigningKey(privateKey: .init()))

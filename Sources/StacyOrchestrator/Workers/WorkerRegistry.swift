@@ -142,7 +142,8 @@ public final class WorkerRegistry: Sendable {
                                             drained: worker.adminState == "drained")
         view.leases = leases.map { LeaseToken(resourceID: $0.resourceID, holderID: $0.holderID, generation: $0.generation,
                                               expiresAt: Log.timestamp(unixMillis: $0.expiresAt)) }
-        view.revoked = []
+        view.revoked = try storeCall { try store.revocations(workerID: workerID) }
+            .map { Worker.Revocation(sandboxID: $0.sandboxID, generation: $0.generation) }
         view.controlPlane = Worker.ControlPlaneInfo(instanceID: instanceID, protocolVersion: workerProtocolVersion,
                                                     time: Log.timestamp(unixMillis: now), publicKeys: publicKeys)
         return view

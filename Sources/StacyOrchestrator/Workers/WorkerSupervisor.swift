@@ -22,9 +22,14 @@ public final class WorkerSupervisor: Sendable {
     private let loop = Mutex<Task<Void, Never>?>(nil)
     /// Inventories in flight, so a burst of heartbeats asks once.
     private let inventoryRunning = Mutex<Set<String>>([])
+    private let reconciledAt = Mutex<[String: Int64]>([:])
+    private let reconcileIntervalMs: Int64
+
+    private func lastReconcile(_ workerID: String) -> Int64 { reconciledAt.withLock { $0[workerID] ?? 0 } }
+    private func markReconciled(_ workerID: String, at now: Int64) { reconciledAt.withLock { $0[workerID] = now } }
 
     public init(store: any Store, registry: WorkerRegistry, placement: any Placement, rpc: WorkerRPCClient, writer: BatchedWriter,
-                log: Log, orphanPolicy: String, rpcTimeoutSeconds: Double) {
+                log: Log, orphanPolicy: String, rpcTimeoutSeconds: Double, reconcileIntervalSeconds: Double = 30) {
         self.store = store
         self.registry = registry
         self.placement = placement
@@ -34,6 +39,7 @@ public final class WorkerSupervisor: Sendable {
         self.settings = registry.workerSettings
         self.orphanPolicy = orphanPolicy
         self.rpcTimeout = rpcTimeoutSeconds
+        self.reconcileIntervalMs = Int64(reconcileIntervalSeconds * 1000)
     }
 
     public func start() {
@@ -66,6 +72,12 @@ public final class WorkerSupervisor: Sendable {
             if liveness != worker.liveness {
                 try? store.setWorkerLiveness(id: worker.id, liveness: liveness)
                 transition(worker, from: worker.liveness, to: liveness)
+            }
+            // Revocations outstanding: look again every reconcile interval until the worker has acted.
+            if liveness == "alive", now - lastReconcile(worker.id) >= reconcileIntervalMs,
+               (try? store.revocations(workerID: worker.id))?.isEmpty == false {
+                markReconciled(worker.id, at: now)
+                scheduleInventory(worker.id)
             }
             if worker.adminState == "draining", (try? store.sandboxesOnWorker(worker.id, states: nil))?.isEmpty == true {
                 if (try? store.setWorkerAdminState(id: worker.id, adminState: "drained", drainStartedAt: worker.drainStartedAt,
@@ -134,7 +146,15 @@ public final class WorkerSupervisor: Sendable {
                 reconcileEvent("marked_running", "worker_recovered", workerID, sandbox)
             }
         }
-        let knownIDs = Set(known.map(\.id))
+        // Destroyed while the worker was unreachable: done once its inventory no longer has them.
+        let pending = ((try? store.sandboxesOnWorker(workerID, states: ["destroyed"])) ?? []).filter(\.reapPending)
+        for sandbox in pending where present[sandbox.id] == nil {
+            _ = try? store.clearReapPending(id: sandbox.id)
+            _ = try? store.deleteLease(resourceID: sandbox.id)
+            placement.account(workerID: workerID, memoryMB: sandbox.memoryMB, vcpus: sandbox.vcpus, delta: -1)
+            reconcileEvent("reaped_orphan", "destroy_pending", workerID, sandbox)
+        }
+        let knownIDs = Set(known.map(\.id) + pending.map(\.id))
         for entry in report.sandboxes where !knownIDs.contains(entry.sandboxID) {
             await reapOrphan(entry, on: address)
         }
