@@ -38,24 +38,28 @@ public final class EventHub: Sendable {
         return stream
     }
 
-    /// Delivers stored events, in sequence order.
+    /// Delivers stored events, in sequence order (the batched writer calls this from one task).
+    ///
+    /// Yielding happens outside the lock: a yield resumes the consumer's task and takes its status
+    /// lock, while cancelling that task (a server shutdown ending its stream) holds the status lock
+    /// and runs `onTermination`, which takes this lock. Yielding under the lock deadlocked exactly
+    /// so (a hung test's stacks: `deliver` → `yield` vs `finishForShutdown` → `cancel`).
     public func deliver(_ events: [EventRecord]) {
         guard !events.isEmpty else { return }
         eventsTotal.add(events.count, ordering: .relaxed)
-        let overflowed = subscribers.withLock { table -> [AsyncStream<Message>.Continuation] in
-            var cut: [AsyncStream<Message>.Continuation] = []
-            for (id, subscriber) in table {
-                for event in events where subscriber.accepts(event) {
-                    if case .enqueued(let free) = subscriber.continuation.yield(.event(event)), free > 1 { continue }
-                    subscriber.continuation.yield(.overflow)
-                    cut.append(subscriber.continuation)
-                    table.removeValue(forKey: id)
-                    break
-                }
+        let current = subscribers.withLock { Array($0) }
+        var overflowed: [(id: Int, continuation: AsyncStream<Message>.Continuation)] = []
+        for (id, subscriber) in current {
+            for event in events where subscriber.accepts(event) {
+                if case .enqueued(let free) = subscriber.continuation.yield(.event(event)), free > 1 { continue }
+                subscriber.continuation.yield(.overflow)
+                overflowed.append((id, subscriber.continuation))
+                break
             }
-            return cut
         }
-        // Finishing runs onTermination, which takes the lock: do it outside.
-        for continuation in overflowed { continuation.finish() }
+        guard !overflowed.isEmpty else { return }
+        subscribers.withLock { table in for (id, _) in overflowed { table.removeValue(forKey: id) } }
+        // Finishing runs onTermination, which takes the lock: outside it too.
+        for (_, continuation) in overflowed { continuation.finish() }
     }
 }

@@ -303,6 +303,10 @@ final class MockSandbox: Sendable {
         var destroyed = false
     }
     private let state = Mutex(State())
+    /// Serialises deliveries to followers (so every follower sees the buffer's order) without
+    /// holding `state`: a yield may wait for the consumer task's status lock, and cancelling that
+    /// task holds the status lock while `onTermination` takes `state` (a lock-order deadlock).
+    private let delivery = Mutex(())
 
     init(id: String, directory: String, consoleLimit: Int, followerLagLimit: Int) {
         self.id = id
@@ -313,17 +317,17 @@ final class MockSandbox: Sendable {
     }
 
     func log(_ line: String) {
-        let dropped = state.withLock { s -> [AsyncStream<ConsoleEvent>.Continuation] in
-            s.console.append(line)
-            // Trim in batches so appends stay amortised O(1).
-            if s.console.count >= consoleLimit * 2 { s.console.removeFirst(s.console.count - consoleLimit) }
-            // Yielding under the lock keeps every follower's order equal to the buffer's order.
-            var dropped: [AsyncStream<ConsoleEvent>.Continuation] = []
-            for (token, continuation) in s.followers where !deliver(line, to: continuation) {
-                dropped.append(continuation)
-                s.followers[token] = nil
+        let dropped = delivery.withLock { _ -> [AsyncStream<ConsoleEvent>.Continuation] in
+            let followers = state.withLock { s -> [(UInt64, AsyncStream<ConsoleEvent>.Continuation)] in
+                s.console.append(line)
+                // Trim in batches so appends stay amortised O(1).
+                if s.console.count >= consoleLimit * 2 { s.console.removeFirst(s.console.count - consoleLimit) }
+                return s.followers.map { ($0.key, $0.value) }
             }
-            return dropped
+            var dropped: [(UInt64, AsyncStream<ConsoleEvent>.Continuation)] = []
+            for (token, continuation) in followers where !deliver(line, to: continuation) { dropped.append((token, continuation)) }
+            if !dropped.isEmpty { state.withLock { s in for (token, _) in dropped { s.followers[token] = nil } } }
+            return dropped.map(\.1)
         }
         for continuation in dropped { continuation.finish() }
     }
@@ -337,16 +341,17 @@ final class MockSandbox: Sendable {
                 return s.nextFollower
             }
             continuation.onTermination = { [weak self] _ in self?.unregister(token) }
-            // Backlog and registration under one lock: no line is lost or repeated between them.
-            let registered = state.withLock { s -> Bool in
-                if s.destroyed {
+            // Backlog and registration inside one delivery: no line is lost or repeated between them.
+            let registered = delivery.withLock { _ -> Bool in
+                let (destroyed, backlog) = state.withLock { s in
+                    (s.destroyed, Array(s.console.suffix(min(max(0, lines), consoleLimit))))
+                }
+                if destroyed {
                     continuation.yield(.ended)
                     return false
                 }
-                for line in s.console.suffix(min(max(0, lines), consoleLimit)) where !deliver(line, to: continuation) {
-                    return false
-                }
-                s.followers[token] = continuation
+                for line in backlog where !deliver(line, to: continuation) { return false }
+                state.withLock { $0.followers[token] = continuation }
                 return true
             }
             if !registered { continuation.finish() }
@@ -394,12 +399,15 @@ final class MockSandbox: Sendable {
     }
 
     func killAll() {
-        let (processes, groups, followers) = state.withLock { s in
-            s.destroyed = true
-            let followers = Array(s.followers.values)
-            s.followers = [:]
-            for follower in followers { follower.yield(.ended) }
-            return (s.processes, s.groups, followers)
+        let (processes, groups, followers) = delivery.withLock { _ in
+            let taken = state.withLock { s in
+                s.destroyed = true
+                let followers = Array(s.followers.values)
+                s.followers = [:]
+                return (s.processes, s.groups, followers)
+            }
+            for follower in taken.2 { follower.yield(.ended) }
+            return taken
         }
         for follower in followers { follower.finish() }
         for process in processes { process.stop(.destroyed) }
