@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "stacyvm", targets: ["stacyvm"]),
         .executable(name: "stacyvm-agent", targets: ["stacyvm-agent"]),
         .executable(name: "stacyvm-namespace-bench", targets: ["stacyvm-namespace-bench"]),
+        .executable(name: "stacyvm-worker-bench", targets: ["stacyvm-worker-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -68,6 +69,7 @@ let package = Package(
 
         // scripts/bench/namespace.sh: the namespace provider timed at its API (release builds only).
         .executableTarget(name: "stacyvm-namespace-bench", dependencies: ["StacyProviders"], path: "Sources/NamespaceBench"),
+        .executableTarget(name: "stacyvm-worker-bench", dependencies: ["StacyOrchestrator", "StacyAPI"], path: "Sources/WorkerBench"),
 
         // Test helpers shared by the test targets (a raw-socket HTTP client).
         .target(name: "StacyTestSupport", path: "Tests/StacyTestSupport"),

@@ -32,7 +32,7 @@ public final class Authenticator: Sendable {
     private let store: any Store
     private let dbKeyCache = Mutex<(count: Int, checkedAt: UInt64)?>(nil)
     private let failures = Mutex<[String: (windowStart: UInt64, count: Int)]>([:])
-    private let touched = Mutex<[String: UInt64]>([:])
+    private let usage = UsageTouch()
 
     public init(settings: Settings, store: any Store) {
         self.settings = settings
@@ -97,20 +97,9 @@ public final class Authenticator: Sendable {
         }
         guard let record = try? store.findActiveAPIKey(sha256: SHA256.hex(Array(presented.utf8))),
               let role = Principal.Role(rawValue: record.role) else { return nil }
-        touch(record.id)
+        usage.touch(record.id) { try? store.touchAPIKey(id: record.id) }
         return Principal(role: role, tenantID: record.tenantID ?? "", ownerID: record.ownerID ?? "", actor: record.id,
                          boundTenant: record.tenantID != nil, boundOwner: record.ownerID != nil)
-    }
-
-    /// `last_used_at`, at most once a minute per key: a write per request would sit on the hot path.
-    private func touch(_ id: String) {
-        let now = monotonicNanos()
-        let due = touched.withLock { table -> Bool in
-            if let last = table[id], now - last < 60_000_000_000 { return false }
-            table[id] = now
-            return true
-        }
-        if due { try? store.touchAPIKey(id: id) }
     }
 
     /// Whether database keys exist, re-read at most once a second.

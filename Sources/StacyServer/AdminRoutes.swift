@@ -85,7 +85,7 @@ enum AdminRoutes {
                     guard ttl.nanoseconds > 0 else { throw APIError.badRequest("expires_in must be positive") }
                     expiresAt = try storeCall { try store.now() } + ttl.nanoseconds / 1_000_000
                 }
-                let (id, secret) = newKey()
+                let (id, secret) = IssuedSecret.make(prefix: "svmk_")
                 let record = try storeCall {
                     try store.insertAPIKey(APIKeyRecord(id: id, keySHA256: SHA256.hex(secret), role: roleName,
                                                         tenantID: body.tenantID, ownerID: owner,
@@ -103,17 +103,6 @@ enum AdminRoutes {
                 return .json(StatusMessage(status: "revoked"))
             }),
         ]
-    }
-
-    /// `svmk_<id>_<43 base64url characters>` (32 random bytes); only its SHA-256 is stored.
-    static func newKey() -> (id: String, key: String) {
-        var generator = SystemRandomNumberGenerator()
-        let id = String((0..<16).map { _ in "0123456789abcdef".randomElement(using: &generator)! })
-        let secret = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        let encoded = Data(secret).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-        return (id, "svmk_\(id)_\(encoded)")
     }
 
     static func storeCall<T>(_ body: () throws -> T) throws(APIError) -> T {

@@ -114,7 +114,8 @@ public final class ControlPlane: Sendable {
             + TemplateRoutes.routes(manager, auth: auth, store: store, warnings: warnings)
             + WorkerRoutes.routes(registry: workers, leases: leases, auth: workerAuth)
             + WorkerAdminRoutes.routes(registry: workers, credentials: credentials, leases: leases, supervisor: supervisor,
-                                       manager: manager, placement: placement, controlPlane: controlPlaneView, auth: auth)
+                                       manager: manager, placement: placement, workerAuth: workerAuth,
+                                       controlPlane: controlPlaneView, auth: auth)
         for route in routes { router.add(route) }
         precondition(router.routes.map(\.info) == ControlPlaneRoutes.all, "route table and served routes differ")
 

@@ -12,7 +12,9 @@ enum WorkerRoutes {
 
     static func routes(registry: WorkerRegistry, leases: LeaseService, auth: WorkerAuthenticator) -> [Route] {
         [
-            Route(heartbeat, handler: .sync { request in
+            // Async: the store write and the answer run on the task pool, so the event thread only
+            // parses and routes, and a second core takes the work (docs/benchmarks/workers.md).
+            Route(heartbeat, handler: .async { request in
                 let workerID = request.pathParameter("workerID")
                 _ = try auth.authorize(request, pathWorkerID: workerID, scope: heartbeat.scope)
                 return .json(try registry.heartbeat(workerID: workerID, request.decodeJSON(HeartbeatRequest.self)))
@@ -56,6 +58,7 @@ enum WorkerAdminRoutes {
 
     static func routes(registry: WorkerRegistry, credentials: WorkerCredentials, leases: LeaseService,
                        supervisor: WorkerSupervisor, manager: SandboxManager, placement: WorkerPlacement,
+                       workerAuth: WorkerAuthenticator,
                        controlPlane view: @escaping @Sendable () throws(APIError) -> ControlPlaneView,
                        auth: Authenticator) -> [Route] {
         @Sendable func listWorkers(_ request: HTTPRequest) throws(APIError) -> HTTPResponse {
@@ -130,6 +133,7 @@ enum WorkerAdminRoutes {
                 _ = try auth.authorize(request, deleteWorker)
                 let force = try request.queryValue("force").map { $0 == "true" || $0 == "1" } ?? false
                 try supervisor.delete(workerID: request.pathParameter("workerID"), force: force)
+                workerAuth.credentialsChanged()
                 return .json(StatusMessage(status: "deleted"))
             }),
             Route(drain, handler: .async { request in

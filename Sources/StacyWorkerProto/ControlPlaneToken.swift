@@ -72,8 +72,7 @@ public enum ControlPlaneToken {
         }
         let signed = Array((parts[0] + "." + parts[1]).utf8)
         let verified = publicKeys.contains { text in
-            guard text.hasPrefix("ed25519:"), let raw = Data(base64Encoded: String(text.dropFirst(8))),
-                  let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw) else { return false }
+            guard let key = ParsedKeys.shared.key(text) else { return false }
             return key.isValidSignature(signature, for: signed)
         }
         guard verified else { throw .invalid("control-plane token signature does not verify") }
@@ -119,5 +118,23 @@ public final class ReplayGuard: Sendable {
             table[jti] = expiresAt + 10
             return true
         }
+    }
+}
+
+/// Public keys parsed once per text (base64 and point decoding per call showed in profiles).
+final class ParsedKeys: @unchecked Sendable {
+    static let shared = ParsedKeys()
+    private let lock = NSLock()
+    private var keys: [String: Curve25519.Signing.PublicKey] = [:]
+
+    func key(_ text: String) -> Curve25519.Signing.PublicKey? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let key = keys[text] { return key }
+        guard text.hasPrefix("ed25519:"), let raw = Data(base64Encoded: String(text.dropFirst(8))),
+              let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw) else { return nil }
+        if keys.count > 64 { keys = [:] }
+        keys[text] = key
+        return key
     }
 }

@@ -25,11 +25,7 @@ struct ServeCommand: ParsableCommand {
     func run() throws {
         // Block the stop signals before any thread exists, so every thread inherits the mask and
         // the main thread alone receives them through sigwait.
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGTERM)
-        sigaddset(&signals, SIGINT)
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        var signals = blockStopSignals()
 
         var flags: [String: String] = [:]
         if let host { flags["server.host"] = host }

@@ -68,3 +68,14 @@ func makeDirectories(_ path: String) {
         mkdir(current, 0o700)
     }
 }
+
+/// Blocks SIGTERM and SIGINT before any thread exists, so every thread inherits the mask and one
+/// thread alone receives them through `sigwait` on the returned set.
+func blockStopSignals() -> sigset_t {
+    var signals = sigset_t()
+    sigemptyset(&signals)
+    sigaddset(&signals, SIGTERM)
+    sigaddset(&signals, SIGINT)
+    pthread_sigmask(SIG_BLOCK, &signals, nil)
+    return signals
+}

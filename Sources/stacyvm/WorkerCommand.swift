@@ -41,11 +41,7 @@ struct WorkerCommand: ParsableCommand {
     var exitWhenDrained = false
 
     func run() throws {
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGTERM)
-        sigaddset(&signals, SIGINT)
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        var signals = blockStopSignals()
 
         var flags: [String: String] = [:]
         if let id { flags["worker.id"] = id }

@@ -5,7 +5,7 @@ import FoundationNetworking
 import XCTest
 import StacyAPI
 import StacyHTTP
-import StacyOrchestrator
+@testable import StacyOrchestrator
 import StacyProviders
 import StacyWorker
 import StacyWorkerProto
@@ -256,6 +256,53 @@ final class SchedulerTests: XCTestCase {
     private func first(_ workers: [WorkerSnapshot], _ request: PlacementRequest = PlacementRequest(provider: "mock", memoryMB: 512, vcpus: 1)) -> String? {
         let ranked = Scheduler.rank(workers, request, nowMillis: 1_000_500, settings: WorkerSettings(), preferLocal: false)
         return ranked.first(where: \.eligible)?.workerID
+    }
+
+    /// `best` (one pass, used by placement) always agrees with the first of `rank` (the sort that
+    /// explain shows).
+    func testBestAgreesWithTheRankingOnRandomFleets() {
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<200 {
+            let fleet = (0..<Int.random(in: 1...40, using: &generator)).map { index in
+                worker(String(format: "w-%03d", index), sandboxes: Int.random(in: 0...6, using: &generator),
+                       max: [0, 3, 6].randomElement(using: &generator)!,
+                       admin: Int.random(in: 0..<10, using: &generator) == 0 ? "draining" : "active",
+                       lastHeartbeat: Int.random(in: 0..<10, using: &generator) == 0 ? 990_000 : 1_000_000)
+            }
+            let request = PlacementRequest(provider: "mock", memoryMB: [256, 512, 1024].randomElement(using: &generator)!, vcpus: 1)
+            let preferLocal = round % 2 == 0
+            let ranked = Scheduler.rank(fleet, request, nowMillis: 1_000_500, settings: WorkerSettings(), preferLocal: preferLocal)
+            let best = Scheduler.best(fleet, request, nowMillis: 1_000_500, settings: WorkerSettings(), preferLocal: preferLocal)
+            XCTAssertEqual(best?.id, ranked.first(where: \.eligible)?.workerID, "round \(round)")
+        }
+    }
+
+    /// The registry's plain-value table (what placement scans) chooses what the ranking chooses.
+    func testSnapshotTableAgreesWithTheRanking() {
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<200 {
+            var table = SnapshotTable()
+            var fleet: [WorkerSnapshot] = []
+            for index in 0..<Int.random(in: 1...40, using: &generator) {
+                let snapshot = worker(String(format: "w-%03d", index), sandboxes: Int.random(in: 0...6, using: &generator),
+                                      max: [0, 3, 6].randomElement(using: &generator)!,
+                                      status: Int.random(in: 0..<12, using: &generator) == 0 ? "offline" : "online",
+                                      admin: Int.random(in: 0..<10, using: &generator) == 0 ? "draining" : "active",
+                                      lastHeartbeat: Int.random(in: 0..<10, using: &generator) == 0 ? 990_000 : 1_000_000,
+                                      providers: Int.random(in: 0..<8, using: &generator) == 0 ? ["namespace"] : ["mock"])
+                fleet.append(snapshot)
+                table.upsert(snapshot)
+            }
+            if round % 3 == 0, let gone = fleet.randomElement(using: &generator) {
+                fleet.removeAll { $0.id == gone.id }
+                table.remove(gone.id)
+            }
+            var request = PlacementRequest(provider: "mock", memoryMB: [256, 512, 8192].randomElement(using: &generator)!, vcpus: 1)
+            if round % 4 == 0, let tried = fleet.randomElement(using: &generator) { request.excluded = [tried.id] }
+            let ranked = Scheduler.rank(fleet, request, nowMillis: 1_000_500, settings: WorkerSettings(), preferLocal: false)
+            let best = table.best(request, nowMillis: 1_000_500, staleAfterIntervals: WorkerSettings().staleAfterIntervals)
+            XCTAssertEqual(best?.id, ranked.first(where: \.eligible)?.workerID, "round \(round)")
+        }
     }
 
     func testIdleWorkersTieOnIDThenSpreadByScore() {

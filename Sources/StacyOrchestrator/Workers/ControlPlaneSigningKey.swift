@@ -8,9 +8,15 @@ import StacyStore
 /// The file holds the 32-byte private seed in base64 on one line, mode 0600. It is generated on
 /// first start; every control plane of a cluster must be given the same file.
 public struct ControlPlaneSigningKey: Sendable {
-    /// The 32-byte seed (kept as bytes: Crypto's key type is not Sendable).
-    private let seed: [UInt8]
+    /// The key, derived once: re-deriving it from the seed per RPC cost more than the signature.
+    private let signer: Signer
     public let publicKey: [UInt8]
+
+    /// Crypto's key type is not declared Sendable; signing only reads it.
+    private final class Signer: @unchecked Sendable {
+        let key: Curve25519.Signing.PrivateKey
+        init(_ key: Curve25519.Signing.PrivateKey) { self.key = key }
+    }
 
     /// `ed25519:<base64 of the 32-byte public key>` (api.md §8.8).
     public var publicKeyText: String { "ed25519:" + Data(publicKey).base64EncodedString() }
@@ -19,13 +25,13 @@ public struct ControlPlaneSigningKey: Sendable {
     public var keyID: String { String(StacyStore.SHA256.hex(publicKey).prefix(16)) }
 
     public init(privateKey: Curve25519.Signing.PrivateKey) {
-        seed = Array(privateKey.rawRepresentation)
+        signer = Signer(privateKey)
         publicKey = Array(privateKey.publicKey.rawRepresentation)
     }
 
     /// An Ed25519 signature of `message`.
     public func sign(_ message: [UInt8]) throws -> [UInt8] {
-        Array(try Curve25519.Signing.PrivateKey(rawRepresentation: seed).signature(for: message))
+        Array(try signer.key.signature(for: message))
     }
 
     /// Loads the key at `path`, or creates it (exclusively, 0600) when the file does not exist.

@@ -18,6 +18,7 @@ public final class WorkerPlacement: Placement {
     private let preferLocal: Bool
     private let timeouts: RemoteWorkerProvider.Timeouts
     private let localUsage: LocalUsage
+    private let localProviders: Set<String>
     /// When each remote sandbox was last refreshed (monotonic ns), so reads cost at most one
     /// `worker.status` per sandbox every 5 s.
     private let lastRefresh = Mutex<[String: UInt64]>([:])
@@ -33,6 +34,7 @@ public final class WorkerPlacement: Placement {
         self.timeouts = timeouts
         // The embedded worker's sandboxes of earlier runs still count.
         let counted = local.flatMap { local in (try? store.workerUsage())?.first { $0.workerID == local.workerID } }
+        localProviders = Set(local?.registry.all.map(\.name) ?? [])
         localUsage = LocalUsage(WorkerUsageInfo(sandboxes: counted?.sandboxes ?? 0, vcpus: counted?.vcpus ?? 0,
                                                 memoryMB: counted?.memoryMB ?? 0))
     }
@@ -60,25 +62,35 @@ public final class WorkerPlacement: Placement {
     }
 
     private func candidates() -> [WorkerSnapshot] {
-        var candidates = registry.remoteSnapshots()
-        if let local {
-            candidates.append(WorkerSnapshot(id: local.workerID, epoch: "embedded", providers: Set(local.registry.all.map(\.name)),
-                                             capabilities: ["spawn"], capacity: localCapacity, lastHeartbeat: nil,
-                                             heartbeatIntervalMs: 1, embedded: true, usage: localUsage.current))
-        }
-        return candidates
+        registry.remoteSnapshots() + (embeddedSnapshot().map { [$0] } ?? [])
     }
 
     public func place(_ request: PlacementRequest) -> (workerID: String, provider: any Provider)? {
-        let candidates = candidates()
-        let ranked = Scheduler.rank(candidates, request, nowMillis: Int64(Date().timeIntervalSince1970 * 1000),
-                                    settings: registry.workerSettings, preferLocal: preferLocal)
-        guard let best = ranked.first, best.eligible else { return nil }
-        if let local, best.workerID == local.workerID { return local.place(request) }
-        guard let worker = candidates.first(where: { $0.id == best.workerID }), let rpcURL = worker.capacity.rpcURL else { return nil }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let settings = registry.workerSettings
+        var best = registry.bestRemote(request, nowMillis: now, preferLocal: preferLocal)
+        if let embedded = embeddedSnapshot(),
+           Scheduler.ineligibility(embedded, request, nowMillis: now, settings: settings) == nil {
+            if let remote = best {
+                let (localScore, remoteScore) = (Scheduler.score(embedded, request), Scheduler.score(remote, request))
+                if Scheduler.ranksBefore(embedded, localScore, remote, remoteScore, preferLocal: preferLocal) { best = embedded }
+            } else {
+                best = embedded
+            }
+        }
+        guard let worker = best else { return nil }
+        if let local, worker.embedded { return local.place(request) }
+        guard let rpcURL = worker.capacity.rpcURL else { return nil }
         return (worker.id, RemoteWorkerProvider(
             name: request.provider, worker: WorkerAddress(id: worker.id, rpcURL: rpcURL), epoch: worker.epoch, target: nil,
-            rpc: rpc, store: store, leaseGraceMs: registry.workerSettings.leaseGraceMs, timeouts: timeouts, lost: false))
+            rpc: rpc, store: store, leaseGraceMs: settings.leaseGraceMs, timeouts: timeouts, lost: false))
+    }
+
+    private func embeddedSnapshot() -> WorkerSnapshot? {
+        guard let local else { return nil }
+        return WorkerSnapshot(id: local.workerID, epoch: "embedded", providers: localProviders, capabilities: ["spawn"],
+                              capacity: localCapacity, lastHeartbeat: nil, heartbeatIntervalMs: 1, embedded: true,
+                              usage: localUsage.current)
     }
 
     public func knowsProvider(_ name: String) -> Bool {

@@ -26,8 +26,14 @@ public final class WorkerAuthenticator: Sendable {
     private let sharedTokenSHA256: [UInt8]?
     private let log: Log
     private let warnedSharedUse = Mutex<Set<String>>([])
-    private let touched = Mutex<[String: UInt64]>([:])
+    private let usage = UsageTouch()
     private let anyCredentialCache = Mutex<(exists: Bool, checkedAt: UInt64)?>(nil)
+    /// Per worker: whether it ever had its own credential (so the shared token is refused), and
+    /// per credential ID: the stored record. Both skip a read on every heartbeat; both are dropped
+    /// whenever this control plane issues, changes or revokes a credential, and live at most 5 s.
+    private let ownsCredential = Mutex<[String: (owned: Bool, checkedAt: UInt64)]>([:])
+    private let credentialRecords = Mutex<[String: (record: WorkerCredentialRecord, checkedAt: UInt64)]>([:])
+    private static let cacheNanos: UInt64 = 5_000_000_000
 
     public init(store: any Store, sharedToken: String?, log: Log) {
         self.store = store
@@ -79,7 +85,7 @@ public final class WorkerAuthenticator: Sendable {
     private func authenticateSecret(_ token: String, workerID: String) throws(APIError) -> WorkerPrincipal {
         let parts = token.dropFirst(Self.secretPrefix.count).split(separator: "_", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0].count == 16,
-              let record = try? store.getWorkerCredential(id: String(parts[0])),
+              let record = credentialRecord(String(parts[0])),
               record.kind == "secret", record.workerID == workerID, record.revokedAt == nil,
               let stored = record.secretSHA256.flatMap(Authenticator.decodeHex),
               constantTimeEqual(stored, SHA256.digest(Array(token.utf8))) else {
@@ -90,7 +96,7 @@ public final class WorkerAuthenticator: Sendable {
         }
         // An unknown scope invalidates the credential; an empty list grants nothing (§3.1).
         guard record.scopes.allSatisfy(WorkerScopes.all.contains) else { throw invalid }
-        touch(record.id)
+        usage.touch(record.id) { try? store.touchWorkerCredential(id: record.id) }
         return WorkerPrincipal(workerID: workerID, scopes: Set(record.scopes), credentialID: record.id)
     }
 
@@ -98,7 +104,7 @@ public final class WorkerAuthenticator: Sendable {
     /// its own credential, so issuing one retires the shared token for that worker.
     private func authenticateShared(workerID: String) throws(APIError) -> WorkerPrincipal {
         guard !workerID.lowercased().hasPrefix("local") else { throw invalid }
-        guard let owned = try? store.workerHasCredentials(workerID: workerID), !owned else { throw invalid }
+        guard let owned = hasOwnCredential(workerID), !owned else { throw invalid }
         let first = warnedSharedUse.withLock { $0.insert(workerID).inserted }
         if first { log.warn("worker authenticated with the shared auth.worker_token", [("worker_id", .string(workerID))]) }
         return WorkerPrincipal(workerID: workerID, scopes: Set(WorkerScopes.all), credentialID: nil)
@@ -118,19 +124,35 @@ public final class WorkerAuthenticator: Sendable {
         throw APIError(status: 503, code: "UNAVAILABLE", message: "worker authentication is not configured: set auth.worker_token or issue a worker credential")
     }
 
-    /// Forget the cached "any credential exists" answer after issuing one.
-    public func credentialsChanged() { anyCredentialCache.withLock { $0 = nil } }
-
-    /// `last_used_at`, at most once a minute per credential.
-    private func touch(_ id: String) {
-        let now = monotonicNanos()
-        let due = touched.withLock { table -> Bool in
-            if let last = table[id], now - last < 60_000_000_000 { return false }
-            table[id] = now
-            return true
-        }
-        if due { try? store.touchWorkerCredential(id: id) }
+    /// Forget every cached answer after issuing, changing or revoking a credential.
+    public func credentialsChanged() {
+        anyCredentialCache.withLock { $0 = nil }
+        ownsCredential.withLock { $0 = [:] }
+        credentialRecords.withLock { $0 = [:] }
     }
+
+    private func hasOwnCredential(_ workerID: String) -> Bool? {
+        let now = monotonicNanos()
+        if let cached = ownsCredential.withLock({ $0[workerID] }), now - cached.checkedAt < Self.cacheNanos { return cached.owned }
+        guard let owned = try? store.workerHasCredentials(workerID: workerID) else { return nil }
+        ownsCredential.withLock { table in
+            if table.count > 100_000 { table = [:] }
+            table[workerID] = (owned, now)
+        }
+        return owned
+    }
+
+    private func credentialRecord(_ id: String) -> WorkerCredentialRecord? {
+        let now = monotonicNanos()
+        if let cached = credentialRecords.withLock({ $0[id] }), now - cached.checkedAt < Self.cacheNanos { return cached.record }
+        guard let record = try? store.getWorkerCredential(id: id) else { return nil }
+        credentialRecords.withLock { table in
+            if table.count > 100_000 { table = [:] }
+            table[id] = (record, now)
+        }
+        return record
+    }
+
 }
 
 extension String {

@@ -28,7 +28,7 @@ public struct WorkerCredentials: Sendable {
         let expiresAt = try expiry(request.ttl, maxMs: nil)
         let description = request.description ?? ""
         guard description.utf8.count <= 256 else { throw APIError.badRequest("description must be at most 256 bytes") }
-        let (id, token) = Self.newSecret()
+        let (id, token) = IssuedSecret.make(prefix: WorkerAuthenticator.secretPrefix)
         let record = try storeCall {
             try store.insertWorkerCredential(WorkerCredentialRecord(
                 id: id, workerID: workerID, secretSHA256: SHA256.hex(Array(token.utf8)), scopes: scopes,
@@ -111,17 +111,6 @@ public struct WorkerCredentials: Sendable {
         guard !workerID.lowercased().hasPrefix("local") else {
             throw APIError.badRequest("worker IDs starting with \"local\" belong to embedded workers")
         }
-    }
-
-    /// `svmw_<16 hex>_<43 base64url characters>` (32 random bytes).
-    static func newSecret() -> (id: String, token: String) {
-        var generator = SystemRandomNumberGenerator()
-        let id = String((0..<16).map { _ in "0123456789abcdef".randomElement(using: &generator)! })
-        let secret = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        let encoded = Data(secret).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-        return (id, "\(WorkerAuthenticator.secretPrefix)\(id)_\(encoded)")
     }
 
     static func view(_ record: WorkerCredentialRecord) -> WorkerCredential {

@@ -56,7 +56,7 @@ public final class WorkerRegistry: Sendable {
     private let inventoryDue = Mutex<(@Sendable (String) -> Void)?>(nil)
     /// The scheduler's view of remote workers (workers.md §9), refreshed by heartbeats and by
     /// this control plane's own reservations and destroys.
-    private let snapshots = Mutex<[String: WorkerSnapshot]>([:])
+    private let snapshots = Mutex(SnapshotTable())
 
     public init(store: any Store, writer: BatchedWriter, settings: WorkerSettings, instanceID: String,
                 publicKeys: [String]) throws(StoreError) {
@@ -68,11 +68,11 @@ public final class WorkerRegistry: Sendable {
         leaderSince = try store.now()
         // An unmigrated store (the control plane then answers not-ready) starts with no workers.
         let usage = Dictionary(((try? store.workerUsage()) ?? []).map { ($0.workerID, $0) }, uniquingKeysWith: { a, _ in a })
-        var seeded: [String: WorkerSnapshot] = [:]
+        var seeded = SnapshotTable()
         for record in (try? store.listWorkers(limit: 1_000_000, afterID: nil)) ?? [] {
-            seeded[record.id] = Self.snapshot(record, usage: usage[record.id].map {
+            seeded.upsert(Self.snapshot(record, usage: usage[record.id].map {
                 WorkerUsageInfo(sandboxes: $0.sandboxes, vcpus: $0.vcpus, memoryMB: $0.memoryMB)
-            } ?? WorkerUsageInfo())
+            } ?? WorkerUsageInfo()))
         }
         snapshots.withLock { $0 = seeded }
     }
@@ -90,19 +90,33 @@ public final class WorkerRegistry: Sendable {
             embedded: false, usage: usage)
     }
 
+    /// The best remote worker for `request` (workers.md §9), chosen in place under the lock: no
+    /// copy of the table per spawn.
+    public func bestRemote(_ request: PlacementRequest, nowMillis: Int64, preferLocal: Bool) -> WorkerSnapshot? {
+        snapshots.withLock { $0.best(request, nowMillis: nowMillis, staleAfterIntervals: settings.staleAfterIntervals) }
+    }
+
+    static func snapshot(_ record: WorkerRecord, parsed: ValidatedHeartbeat, usage: WorkerUsageInfo) -> WorkerSnapshot {
+        WorkerSnapshot(
+            id: record.id, status: record.status, adminState: record.adminState, epoch: record.epoch,
+            providers: Set(parsed.providers), capabilities: Set(parsed.capabilities), capacity: parsed.capacity,
+            lastHeartbeat: record.lastHeartbeat, heartbeatIntervalMs: parsed.record.heartbeatIntervalMs,
+            embedded: false, usage: usage)
+    }
+
     /// Every remote worker as last seen.
-    public func remoteSnapshots() -> [WorkerSnapshot] { snapshots.withLock { Array($0.values) } }
+    public func remoteSnapshots() -> [WorkerSnapshot] { snapshots.withLock { $0.workers } }
 
     public func snapshot(_ id: String) -> WorkerSnapshot? { snapshots.withLock { $0[id] } }
 
     /// A sandbox now counts against (delta 1) or no longer counts against (delta -1) a worker.
     public func account(workerID: String, memoryMB: Int, vcpus: Int, delta: Int) {
         snapshots.withLock { table in
-            guard var snapshot = table[workerID] else { return }
-            snapshot.usage.sandboxes = max(0, snapshot.usage.sandboxes + delta)
-            snapshot.usage.memoryMB = max(0, snapshot.usage.memoryMB + delta * memoryMB)
-            snapshot.usage.vcpus = max(0, snapshot.usage.vcpus + delta * vcpus)
-            table[workerID] = snapshot
+            table.update(workerID) { snapshot in
+                snapshot.usage.sandboxes = max(0, snapshot.usage.sandboxes + delta)
+                snapshot.usage.memoryMB = max(0, snapshot.usage.memoryMB + delta * memoryMB)
+                snapshot.usage.vcpus = max(0, snapshot.usage.vcpus + delta * vcpus)
+            }
         }
     }
 
@@ -110,11 +124,11 @@ public final class WorkerRegistry: Sendable {
     public func onInventoryDue(_ handler: @escaping @Sendable (String) -> Void) { inventoryDue.withLock { $0 = handler } }
 
     /// A deleted worker leaves the scheduler's view.
-    public func forget(_ workerID: String) { _ = snapshots.withLock { $0.removeValue(forKey: workerID) } }
+    public func forget(_ workerID: String) { snapshots.withLock { $0.remove(workerID) } }
 
     /// Drain and undrain change placement at once, before the next heartbeat.
     public func adminStateChanged(_ workerID: String, _ adminState: String) {
-        snapshots.withLock { table in table[workerID]?.adminState = adminState }
+        snapshots.withLock { table in table.update(workerID) { $0.adminState = adminState } }
     }
 
     /// Settings the scheduler ranks with.
@@ -123,27 +137,40 @@ public final class WorkerRegistry: Sendable {
     // MARK: heartbeat (workers.md §4)
 
     public func heartbeat(workerID: String, _ request: HeartbeatRequest) throws(APIError) -> Worker {
-        let heartbeat = try HeartbeatValidation.validate(workerID: workerID, request)
-        let staleAfterMs = Int64(settings.staleAfterIntervals) * heartbeat.heartbeatIntervalMs
-        let outcome = try storeCall { try store.recordHeartbeat(heartbeat, staleAfterMs: staleAfterMs) }
+        let parsed = try HeartbeatValidation.validate(workerID: workerID, request)
+        let staleAfterMs = Int64(settings.staleAfterIntervals) * parsed.record.heartbeatIntervalMs
+        let outcome = try storeCall { try store.recordHeartbeat(parsed.record, staleAfterMs: staleAfterMs) }
         guard case .accepted(let worker, let previous) = outcome else {
             throw APIError(status: 409, code: "CONFLICT",
                            message: "epoch superseded: another process with worker ID \(workerID) is newer; this one must exit")
         }
         publishTransitions(worker: worker, previous: previous)
-        snapshots.withLock { table in
-            table[workerID] = Self.snapshot(worker, usage: table[workerID]?.usage ?? WorkerUsageInfo())
+        // The snapshot and the answer are built from the request just validated, not by decoding
+        // the JSON columns just written (heartbeats are the hottest write path; docs/benchmarks/workers.md).
+        let usage = snapshots.withLock { table -> WorkerUsageInfo in
+            let usage = table[workerID]?.usage ?? WorkerUsageInfo()
+            table.upsert(Self.snapshot(worker, parsed: parsed, usage: usage))
+            return usage
         }
-        let now = try storeCall { try store.now() }
-        let leases = try storeCall { try store.activeLeases(holderID: workerID) }
-        var view = self.view(worker, now: now)
+        // last_heartbeat was stamped with database time in the same transaction.
+        let now: Int64
+        if let stamped = worker.lastHeartbeat { now = stamped } else { now = try storeCall { try store.now() } }
+        var view = self.view(worker, now: now, parsed: parsed)
         view.directives = Worker.Directives(draining: worker.adminState != "active",
                                             drainDeadline: worker.drainDeadline.map { Log.timestamp(unixMillis: $0) },
                                             drained: worker.adminState == "drained")
-        view.leases = leases.map { LeaseToken(resourceID: $0.resourceID, holderID: $0.holderID, generation: $0.generation,
-                                              expiresAt: Log.timestamp(unixMillis: $0.expiresAt)) }
-        view.revoked = try storeCall { try store.revocations(workerID: workerID) }
-            .map { Worker.Revocation(sandboxID: $0.sandboxID, generation: $0.generation) }
+        // Leases and revocations exist only for sandboxes counted against this worker.
+        if usage.sandboxes > 0 {
+            view.leases = try storeCall { try store.activeLeases(holderID: workerID) }.map {
+                LeaseToken(resourceID: $0.resourceID, holderID: $0.holderID, generation: $0.generation,
+                           expiresAt: Log.timestamp(unixMillis: $0.expiresAt))
+            }
+            view.revoked = try storeCall { try store.revocations(workerID: workerID) }
+                .map { Worker.Revocation(sandboxID: $0.sandboxID, generation: $0.generation) }
+        } else {
+            view.leases = []
+            view.revoked = []
+        }
         view.controlPlane = Worker.ControlPlaneInfo(instanceID: instanceID, protocolVersion: workerProtocolVersion,
                                                     time: Log.timestamp(unixMillis: now), publicKeys: publicKeys)
         return view
@@ -194,7 +221,7 @@ public final class WorkerRegistry: Sendable {
 
     /// The Worker object. Usage is what the control plane counts when known (its own records are
     /// authoritative for placement), else what the worker reported.
-    func view(_ record: WorkerRecord, now: Int64, usage: WorkerUsage? = nil) -> Worker {
+    func view(_ record: WorkerRecord, now: Int64, usage: WorkerUsage? = nil, parsed: ValidatedHeartbeat? = nil) -> Worker {
         let interval = record.heartbeatIntervalMs ?? WorkerSettings.defaultIntervalMs
         let liveness = Liveness.of(lastHeartbeat: record.lastHeartbeat, intervalMs: interval, now: now,
                                    leaderSince: leaderSince, settings: settings)
@@ -203,7 +230,7 @@ public final class WorkerRegistry: Sendable {
         else if record.status == "offline" { status = "offline" }
         else if record.adminState == "draining" || record.adminState == "drained" { status = record.adminState }
         else { status = record.status }
-        let reported = decode(WorkerUsageInfo.self, record.usageJSON) ?? WorkerUsageInfo()
+        let reported = parsed?.usage ?? decode(WorkerUsageInfo.self, record.usageJSON) ?? WorkerUsageInfo()
         let counted = usage.map { WorkerUsageInfo(sandboxes: $0.sandboxes, vcpus: $0.vcpus, memoryMB: $0.memoryMB) }
         let drain = record.adminState == "active" ? nil : Worker.Drain(
             startedAt: record.drainStartedAt.map { Log.timestamp(unixMillis: $0) },
@@ -211,10 +238,10 @@ public final class WorkerRegistry: Sendable {
         return Worker(
             id: record.id, hostname: record.hostname, status: status, stale: liveness != "alive", liveness: liveness,
             adminState: record.adminState, epoch: record.epoch, version: record.version,
-            protocolVersion: record.protocolVersion, providers: decode([String].self, record.providersJSON) ?? [],
-            capabilities: decode([String].self, record.capabilitiesJSON) ?? [],
-            labels: decode([String: String].self, record.labelsJSON) ?? [:],
-            capacity: decode(WorkerCapacity.self, record.capacityJSON) ?? WorkerCapacity(),
+            protocolVersion: record.protocolVersion, providers: parsed?.providers ?? decode([String].self, record.providersJSON) ?? [],
+            capabilities: parsed?.capabilities ?? decode([String].self, record.capabilitiesJSON) ?? [],
+            labels: parsed?.labels ?? decode([String: String].self, record.labelsJSON) ?? [:],
+            capacity: parsed?.capacity ?? decode(WorkerCapacity.self, record.capacityJSON) ?? WorkerCapacity(),
             usage: counted ?? reported, drain: drain,
             lastHeartbeat: record.lastHeartbeat.map { Log.timestamp(unixMillis: $0) },
             createdAt: Log.timestamp(unixMillis: record.createdAt), updatedAt: Log.timestamp(unixMillis: record.updatedAt))
@@ -225,11 +252,21 @@ public final class WorkerRegistry: Sendable {
     }
 }
 
+/// A heartbeat after validation: the row to record, and the typed values it was made from.
+struct ValidatedHeartbeat: Sendable {
+    let record: WorkerHeartbeat
+    let providers: [String]
+    let capabilities: [String]
+    let capacity: WorkerCapacity
+    let usage: WorkerUsageInfo
+    let labels: [String: String]
+}
+
 /// Checks of workers.md §4, turning a wire heartbeat into what the store records.
 enum HeartbeatValidation {
     static let statuses = ["online", "draining", "offline"]
 
-    static func validate(workerID: String, _ request: HeartbeatRequest) throws(APIError) -> WorkerHeartbeat {
+    static func validate(workerID: String, _ request: HeartbeatRequest) throws(APIError) -> ValidatedHeartbeat {
         guard isWorkerID(workerID) else { throw APIError.badRequest("invalid worker ID \"\(workerID)\"") }
         let versioned: Bool
         switch request.protocolVersion {
@@ -308,11 +345,13 @@ enum HeartbeatValidation {
         }
         let version = request.version ?? ""
         guard version.utf8.count <= 64 else { throw APIError.badRequest("version must be at most 64 bytes") }
-        return WorkerHeartbeat(
+        let record = WorkerHeartbeat(
             workerID: workerID, hostname: hostname, status: status, epoch: epoch, startedAt: startedAt,
             protocolVersion: versioned ? workerProtocolVersion : 1, version: version, heartbeatIntervalMs: intervalMs,
             providersJSON: json(providers), capabilitiesJSON: json(capabilities), capacityJSON: json(capacity),
             usageJSON: json(usage), labelsJSON: json(labels))
+        return ValidatedHeartbeat(record: record, providers: providers, capabilities: capabilities, capacity: capacity,
+                                  usage: usage, labels: labels)
     }
 
     private static func json<T: Encodable>(_ value: T) -> String {
