@@ -189,8 +189,7 @@ public final class SandboxManager: Sendable {
         if let template = validated.template {
             // The sandbox is `running` only after its setup commands succeeded (runtime.md §9).
             if let failure = await runSetup(template, runtimeID: runtimeID, provider: provider, deadline: started + settings.spawnDeadlineNanos) {
-                _ = try? await provider.destroy(runtimeID)
-                _ = try? store.deleteSandbox(id)
+                await compensate(id: id, runtimeID: runtimeID, workerID: workerID, provider: provider, validated: validated)
                 operations.record("spawn", provider: provider.name, startedNanos: started, error: "SETUP_FAILED")
                 throw APIError(status: 422, code: "SETUP_FAILED", message: failure)
             }
@@ -208,10 +207,21 @@ public final class SandboxManager: Sendable {
         } catch {
             // Destroyed while starting (the destroy won), or the row could not be written: the
             // compensating destroy takes the runtime down so nothing runs without a record.
-            _ = try? await provider.destroy(runtimeID)
-            _ = try? store.deleteSandbox(id)
+            await compensate(id: id, runtimeID: runtimeID, workerID: workerID, provider: provider, validated: validated)
             throw .notFound("sandbox was destroyed while it was starting")
         }
+    }
+
+    /// workers.md §8 step 4: takes down a runtime whose spawn cannot finish, through the provider
+    /// that owns it (a remote one destroys under the sandbox's lease and releases it), and deletes
+    /// the reservation if it is still one (a row a concurrent destroy already marked stays).
+    private func compensate(id: String, runtimeID: String, workerID: String, provider: any Provider,
+                            validated: ValidatedSpawn) async {
+        let record = SandboxRecord(id: id, state: "creating", provider: provider.name, image: validated.image,
+                                   memoryMB: validated.memory, vcpus: validated.vcpus, workerID: workerID,
+                                   vmID: runtimeID == id ? nil : runtimeID)
+        _ = try? await (placement.provider(for: record) ?? provider).destroy(runtimeID)
+        if (try? store.getSandbox(id))?.state == "creating" { _ = try? store.deleteSandbox(id) }
     }
 
     /// A spawn error that sends the spawn to the next worker (workers.md §8, step 5).

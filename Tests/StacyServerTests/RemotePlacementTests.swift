@@ -139,6 +139,23 @@ final class RemotePlacementTests: XCTestCase {
         XCTAssertNil(try harness!.store.getLease(resourceID: sandbox.id))
     }
 
+    /// workers.md §8 step 4: a spawn that cannot finish after the worker created the runtime (here
+    /// a template's setup, which remote sandboxes cannot run yet) takes the runtime down again
+    /// through its worker, under its lease, and leaves no row and no lease.
+    func testACompensatingDestroyGoesThroughTheWorker() async throws {
+        try await addWorker("worker-a")
+        let template = try admin("POST", "/api/v1/templates", json: #"{"name":"with-setup","image":"alpine:latest","provider":"mock","setup":["true"]}"#)
+        XCTAssertEqual(template.status, 201, template.text)
+        let spawned = try admin("POST", "/api/v1/sandboxes", json: #"{"template":"with-setup"}"#)
+        XCTAssertEqual(spawned.status, 422, spawned.text)
+        XCTAssertEqual(try harness!.store.listSandboxes(filter: SandboxFilter(limit: 10)).count, 0, "a row stayed")
+        XCTAssertEqual(try harness!.store.listLeases(holderID: nil, resourceType: nil, limit: 10, afterResourceID: nil).count, 0,
+                       "a lease stayed")
+        let state = try XCTUnwrap(workers["worker-a"]?.state)
+        XCTAssertEqual(state.sandboxes.count, 0, "the runtime still runs on the worker")
+        XCTAssertEqual(state.tombstones.count, 1)
+    }
+
     func testNoWorkerAtAllIsRefusedAndAProviderNobodyRunsIs400() throws {
         let none = try spawn()
         XCTAssertEqual(none.status, 400, "mock is run by nobody here: unknown provider")
