@@ -19,13 +19,17 @@ public struct WorkerOptions: Sendable {
     public var labels: [String: String]
     /// `auth.control_plane_public_key(s)`; empty means "pin the keys of the first accepted heartbeat".
     public var controlPlanePublicKeys: [String]
+    /// `--worker-token-file` / `auth.worker_token_file`: re-read when it changes (workers.md §1), so
+    /// a rotated credential is picked up without a restart.
+    public var tokenFile: String?
     public var version: String
     /// `--exit-when-drained`: the heartbeat loop ends once the control plane reports `drained`.
     public var exitWhenDrained: Bool
 
     public init(id: String, controlPlaneURL: String, token: String, heartbeatIntervalSeconds: Double,
                 advertiseURL: String?, previewDomain: String?, stateDirectory: String, capacity: WorkerCapacity,
-                labels: [String: String], controlPlanePublicKeys: [String], version: String, exitWhenDrained: Bool = false) {
+                labels: [String: String], controlPlanePublicKeys: [String], version: String, exitWhenDrained: Bool = false,
+                tokenFile: String? = nil) {
         self.id = id
         self.controlPlaneURL = controlPlaneURL
         self.token = token
@@ -38,6 +42,7 @@ public struct WorkerOptions: Sendable {
         self.controlPlanePublicKeys = controlPlanePublicKeys
         self.version = version
         self.exitWhenDrained = exitWhenDrained
+        self.tokenFile = tokenFile
     }
 }
 
@@ -57,8 +62,10 @@ public final class WorkerRuntime: Sendable {
     /// 128 random bits in hex, new for every process (workers.md §1).
     public let epoch: String
     public let startedAt: String
-    /// The control plane's API with this worker's own credential (heartbeats, lease renewals).
-    let client: StacyVMClient
+    /// The control plane's API with this worker's own credential (heartbeats, lease renewals); a
+    /// new client when the token file changes.
+    private let clientState: Mutex<(client: StacyVMClient, token: String, fileStamp: String?)>
+    var client: StacyVMClient { currentClient() }
     private let providers: [String]
     private let log: Log
     private let keys: PinnedKeys
@@ -81,11 +88,40 @@ public final class WorkerRuntime: Sendable {
         var generator = SystemRandomNumberGenerator()
         epoch = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
         startedAt = Log.timestamp()
-        client = StacyVMClient(baseURL: options.controlPlaneURL, workerID: options.id, workerToken: options.token,
-                               timeout: max(5, min(30, options.heartbeatIntervalSeconds * 2)))
+        clientState = Mutex((Self.makeClient(options, token: options.token), options.token,
+                             options.tokenFile.flatMap(Self.fileStamp)))
         try FileManager.default.createDirectory(atPath: options.stateDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         keys = try PinnedKeys(directory: options.stateDirectory, configured: options.controlPlanePublicKeys)
+    }
+
+    private static func makeClient(_ options: WorkerOptions, token: String) -> StacyVMClient {
+        StacyVMClient(baseURL: options.controlPlaneURL, workerID: options.id, workerToken: token,
+                      timeout: max(5, min(30, options.heartbeatIntervalSeconds * 2)))
+    }
+
+    /// Size, modification time and inode: enough to notice an edit or a rename over the file.
+    private static func fileStamp(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return "\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+    }
+
+    /// The client, rebuilt first if the token file changed and holds a new, non-empty token.
+    private func currentClient() -> StacyVMClient {
+        guard let path = options.tokenFile else { return clientState.withLock { $0.client } }
+        let stamp = Self.fileStamp(path)
+        return clientState.withLock { state in
+            guard stamp != state.fileStamp else { return state.client }
+            state.fileStamp = stamp
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return state.client }
+            let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !token.isEmpty, token != state.token else { return state.client }
+            state.token = token
+            state.client = Self.makeClient(options, token: token)
+            log.info("worker token file changed: using the new credential", [("file", .string(path))])
+            return state.client
+        }
     }
 
     /// Keys RPC tokens must verify against: configured ones, else those pinned from a heartbeat.

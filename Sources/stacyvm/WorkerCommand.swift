@@ -191,7 +191,8 @@ enum WorkerSetup {
             stateDirectory: config.value("worker.state_dir")?.stringValue ?? NSHomeDirectory() + "/.stacyvm/worker",
             capacity: ControlPlane.capacity(config, keyPrefix: "worker.capacity"), labels: config.value("worker.labels")?.mapValue ?? [:],
             controlPlanePublicKeys: keys, version: BuildInfo.version,
-            exitWhenDrained: config.value("worker.exit_when_drained")?.boolValue ?? false)
+            exitWhenDrained: config.value("worker.exit_when_drained")?.boolValue ?? false,
+            tokenFile: config.value("auth.worker_token_file")?.stringValue)
     }
 
     static func providers(_ config: Config) throws -> (ProviderRegistry, [String]) {

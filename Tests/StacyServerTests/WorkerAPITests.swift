@@ -3,6 +3,8 @@ import StacyAPI
 import StacyJSON
 import StacyStore
 import StacyTestSupport
+import StacyVMClient
+import StacyWorker
 @testable import StacyServer
 
 /// The control plane's worker routes (workers.md §3–5, api.md §8.4, §8.8): heartbeats and their
@@ -236,6 +238,30 @@ final class WorkerAPITests: XCTestCase {
         let token = try XCTUnwrap(try issue("worker-a").token)
         XCTAssertEqual(try heartbeat("worker-a", token: "anything", Self.v2()).status, 401)
         XCTAssertEqual(try heartbeat("worker-a", token: token, Self.v2()).status, 200)
+    }
+
+    /// workers.md §1: `--worker-token-file` is re-read when it changes, so a rotated credential
+    /// works without restarting the worker.
+    func testAWorkerPicksUpANewTokenFromItsFile() async throws {
+        try start(sharedToken: false)
+        let credential = try issue("worker-f")
+        let file = harness!.directory + "/worker-f.token"
+        try "svmw_0000000000000000_not-a-real-secret\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let options = WorkerOptions(id: "worker-f", controlPlaneURL: "http://127.0.0.1:\(port)",
+                                    token: "svmw_0000000000000000_not-a-real-secret", heartbeatIntervalSeconds: 10,
+                                    advertiseURL: nil, previewDomain: nil, stateDirectory: harness!.directory + "/worker-f",
+                                    capacity: WorkerCapacity(), labels: [:], controlPlanePublicKeys: [], version: "test",
+                                    tokenFile: file)
+        let runtime = try WorkerRuntime(options: options, providers: ["mock"], log: .disabled)
+        do {
+            _ = try await runtime.heartbeat()
+            XCTFail("the wrong token was accepted")
+        } catch {
+            XCTAssertEqual(error.status, 401)
+        }
+        try (credential.token! + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let worker = try await runtime.heartbeat()
+        XCTAssertEqual(worker.id, "worker-f")
     }
 
     // MARK: leases
