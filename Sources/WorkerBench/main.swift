@@ -6,10 +6,10 @@ import Synchronization
 // Benchmark of placement among 10,000 registered workers (issue 5, "Speed" (c); driven by
 // scripts/bench/workers.sh, release build, one run):
 //   stacyvm-worker-bench [WORKERS=10000] [CALLS=1000]
-// Builds WORKERS snapshots with varied capacity, usage and state, then times CALLS calls of
-// `Scheduler.rank` (workers.md §9 steps 1-4), and the same again with the copy of the registry's
-// snapshot table that `WorkerPlacement.place` makes first (`remoteSnapshots()`: the values of a
-// Mutex-guarded dictionary). Prints one line of key=value figures in milliseconds.
+// Builds WORKERS snapshots with varied capacity, usage and state, then times CALLS placements as
+// `WorkerPlacement.place` makes them (`SnapshotTable.best` under a lock), and, for comparison, the
+// full `Scheduler.rank` that placement explain runs (alone, and after copying a Mutex-guarded
+// dictionary's values). Prints one line of key=value figures in milliseconds.
 
 func now() -> UInt64 {
     var ts = timespec()

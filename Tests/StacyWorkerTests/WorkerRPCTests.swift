@@ -258,25 +258,6 @@ final class SchedulerTests: XCTestCase {
         return ranked.first(where: \.eligible)?.workerID
     }
 
-    /// `best` (one pass, used by placement) always agrees with the first of `rank` (the sort that
-    /// explain shows).
-    func testBestAgreesWithTheRankingOnRandomFleets() {
-        var generator = SystemRandomNumberGenerator()
-        for round in 0..<200 {
-            let fleet = (0..<Int.random(in: 1...40, using: &generator)).map { index in
-                worker(String(format: "w-%03d", index), sandboxes: Int.random(in: 0...6, using: &generator),
-                       max: [0, 3, 6].randomElement(using: &generator)!,
-                       admin: Int.random(in: 0..<10, using: &generator) == 0 ? "draining" : "active",
-                       lastHeartbeat: Int.random(in: 0..<10, using: &generator) == 0 ? 990_000 : 1_000_000)
-            }
-            let request = PlacementRequest(provider: "mock", memoryMB: [256, 512, 1024].randomElement(using: &generator)!, vcpus: 1)
-            let preferLocal = round % 2 == 0
-            let ranked = Scheduler.rank(fleet, request, nowMillis: 1_000_500, settings: WorkerSettings(), preferLocal: preferLocal)
-            let best = Scheduler.best(fleet, request, nowMillis: 1_000_500, settings: WorkerSettings(), preferLocal: preferLocal)
-            XCTAssertEqual(best?.id, ranked.first(where: \.eligible)?.workerID, "round \(round)")
-        }
-    }
-
     /// The registry's plain-value table (what placement scans) chooses what the ranking chooses.
     func testSnapshotTableAgreesWithTheRanking() {
         var generator = SystemRandomNumberGenerator()

@@ -45,7 +45,7 @@ public final class WorkerPlacement: Placement {
               let rpcURL = worker.capacity.rpcURL else { return nil }
         // workers.md §4.1: a lost worker's sandboxes answer 503 at once; a stale one gets 2 s.
         let settings = registry.workerSettings
-        let missed = (Int64(Date().timeIntervalSince1970 * 1000) - (worker.lastHeartbeat ?? 0)) / max(1, worker.heartbeatIntervalMs)
+        let missed = worker.missedHeartbeats(at: Int64(Date().timeIntervalSince1970 * 1000))
         var timeouts = self.timeouts
         if missed >= Int64(settings.staleAfterIntervals) { timeouts.rpcSeconds = min(2, timeouts.rpcSeconds) }
         return RemoteWorkerProvider(
@@ -95,12 +95,7 @@ public final class WorkerPlacement: Placement {
 
     public func knowsProvider(_ name: String) -> Bool {
         if local?.knowsProvider(name) == true { return true }
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
-        let settings = registry.workerSettings
-        return registry.remoteSnapshots().contains { worker in
-            worker.providers.contains(name)
-                && (now - (worker.lastHeartbeat ?? 0)) / max(1, worker.heartbeatIntervalMs) < Int64(settings.lostAfterIntervals)
-        }
+        return registry.anyAliveAdvertises(name, nowMillis: Int64(Date().timeIntervalSince1970 * 1000))
     }
 
     public func refreshStatus(_ sandbox: SandboxRecord) async -> RuntimeStatus? {

@@ -18,6 +18,11 @@ public struct WorkerSnapshot: Sendable, Equatable {
     /// Counted by the control plane: sandboxes not destroyed (plus reap_pending ones).
     public var usage: WorkerUsageInfo
 
+    /// Whole heartbeat intervals since the last heartbeat (workers.md §4.1), on `nowMillis`.
+    public func missedHeartbeats(at nowMillis: Int64) -> Int64 {
+        (nowMillis - (lastHeartbeat ?? 0)) / max(1, heartbeatIntervalMs)
+    }
+
     public init(id: String, status: String = "online", adminState: String = "active", epoch: String, providers: Set<String>,
                 capabilities: Set<String>, capacity: WorkerCapacity, lastHeartbeat: Int64?, heartbeatIntervalMs: Int64,
                 embedded: Bool, usage: WorkerUsageInfo = WorkerUsageInfo()) {
@@ -82,27 +87,6 @@ public enum Scheduler {
         return eligible.map(\.candidate) + refused.sorted { $0.workerID < $1.workerID }
     }
 
-    /// The first of `rank`, in one pass without sorting or copying (placement runs this among
-    /// every registered worker on each spawn; workers.md §9 asks ≤ 1 ms at 10,000 workers).
-    public static func best<S: Sequence>(_ workers: S, _ request: PlacementRequest, nowMillis: Int64,
-                                         settings: WorkerSettings, preferLocal: Bool) -> WorkerSnapshot? where S.Element == WorkerSnapshot {
-        var chosen: WorkerSnapshot?
-        var chosenScore = 0.0
-        for worker in workers where ineligibility(worker, request, nowMillis: nowMillis, settings: settings) == nil {
-            let score = score(worker, request)
-            guard let current = chosen else {
-                chosen = worker
-                chosenScore = score
-                continue
-            }
-            if ranksBefore(worker, score, current, chosenScore, preferLocal: preferLocal) {
-                chosen = worker
-                chosenScore = score
-            }
-        }
-        return chosen
-    }
-
     /// Step 4's order: `prefer_local` first if enabled, then score, active count, worker ID.
     static func ranksBefore(_ a: WorkerSnapshot, _ aScore: Double, _ b: WorkerSnapshot, _ bScore: Double,
                             preferLocal: Bool) -> Bool {
@@ -118,9 +102,7 @@ public enum Scheduler {
         if let pinned = request.pinnedWorker, pinned != worker.id { return "not_requested" }
         if request.excluded.contains(worker.id) { return "already_tried" }
         if !worker.embedded {
-            let interval = max(1, worker.heartbeatIntervalMs)
-            let missed = (nowMillis - (worker.lastHeartbeat ?? 0)) / interval
-            if missed >= Int64(settings.staleAfterIntervals) { return "worker_stale" }
+            if worker.missedHeartbeats(at: nowMillis) >= Int64(settings.staleAfterIntervals) { return "worker_stale" }
             if worker.capacity.rpcURL == nil { return "no_rpc_url" }
         }
         if worker.adminState != "active" { return "worker_\(worker.adminState)" }

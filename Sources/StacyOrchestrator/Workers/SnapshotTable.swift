@@ -98,6 +98,18 @@ public struct SnapshotTable: Sendable {
         return chosen >= 0 ? workers[chosen] : nil
     }
 
+    /// Whether any worker that heard from within `intervals` heartbeat intervals advertises
+    /// `provider` (a spawn may name it, workers.md §8). Scans the facts, not the snapshots.
+    public func anyAdvertises(_ provider: String, nowMillis: Int64, withinIntervals intervals: Int) -> Bool {
+        guard let wanted = bits[provider] else { return false }
+        let limit = Int64(intervals)
+        return facts.indices.contains { position in
+            let fact = facts[position]
+            guard fact.providers & wanted != 0, (nowMillis - fact.lastHeartbeat) / fact.intervalMs < limit else { return false }
+            return wanted != 1 << 63 || workers[position].providers.contains(provider)
+        }
+    }
+
     private mutating func facts(for snapshot: WorkerSnapshot) -> PlacementFacts {
         var providers: UInt64 = 0
         for name in snapshot.providers { providers |= providerBit(name) }

@@ -80,7 +80,6 @@ public final class WorkerRegistry: Sendable {
     // MARK: scheduler snapshot
 
     static func snapshot(_ record: WorkerRecord, usage: WorkerUsageInfo) -> WorkerSnapshot {
-        func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? { try? JanssonDecoder().decode(type, from: Array(text.utf8)) }
         return WorkerSnapshot(
             id: record.id, status: record.status, adminState: record.adminState, epoch: record.epoch,
             providers: Set(decode([String].self, record.providersJSON) ?? []),
@@ -102,6 +101,11 @@ public final class WorkerRegistry: Sendable {
             providers: Set(parsed.providers), capabilities: Set(parsed.capabilities), capacity: parsed.capacity,
             lastHeartbeat: record.lastHeartbeat, heartbeatIntervalMs: parsed.record.heartbeatIntervalMs,
             embedded: false, usage: usage)
+    }
+
+    /// Whether an alive worker (one not yet `lost`) advertises `provider`.
+    public func anyAliveAdvertises(_ provider: String, nowMillis: Int64) -> Bool {
+        snapshots.withLock { $0.anyAdvertises(provider, nowMillis: nowMillis, withinIntervals: settings.lostAfterIntervals) }
     }
 
     /// Every remote worker as last seen.
@@ -230,7 +234,7 @@ public final class WorkerRegistry: Sendable {
         else if record.status == "offline" { status = "offline" }
         else if record.adminState == "draining" || record.adminState == "drained" { status = record.adminState }
         else { status = record.status }
-        let reported = parsed?.usage ?? decode(WorkerUsageInfo.self, record.usageJSON) ?? WorkerUsageInfo()
+        let reported = parsed?.usage ?? Self.decode(WorkerUsageInfo.self, record.usageJSON) ?? WorkerUsageInfo()
         let counted = usage.map { WorkerUsageInfo(sandboxes: $0.sandboxes, vcpus: $0.vcpus, memoryMB: $0.memoryMB) }
         let drain = record.adminState == "active" ? nil : Worker.Drain(
             startedAt: record.drainStartedAt.map { Log.timestamp(unixMillis: $0) },
@@ -238,16 +242,16 @@ public final class WorkerRegistry: Sendable {
         return Worker(
             id: record.id, hostname: record.hostname, status: status, stale: liveness != "alive", liveness: liveness,
             adminState: record.adminState, epoch: record.epoch, version: record.version,
-            protocolVersion: record.protocolVersion, providers: parsed?.providers ?? decode([String].self, record.providersJSON) ?? [],
-            capabilities: parsed?.capabilities ?? decode([String].self, record.capabilitiesJSON) ?? [],
-            labels: parsed?.labels ?? decode([String: String].self, record.labelsJSON) ?? [:],
-            capacity: parsed?.capacity ?? decode(WorkerCapacity.self, record.capacityJSON) ?? WorkerCapacity(),
+            protocolVersion: record.protocolVersion, providers: parsed?.providers ?? Self.decode([String].self, record.providersJSON) ?? [],
+            capabilities: parsed?.capabilities ?? Self.decode([String].self, record.capabilitiesJSON) ?? [],
+            labels: parsed?.labels ?? Self.decode([String: String].self, record.labelsJSON) ?? [:],
+            capacity: parsed?.capacity ?? Self.decode(WorkerCapacity.self, record.capacityJSON) ?? WorkerCapacity(),
             usage: counted ?? reported, drain: drain,
             lastHeartbeat: record.lastHeartbeat.map { Log.timestamp(unixMillis: $0) },
             createdAt: Log.timestamp(unixMillis: record.createdAt), updatedAt: Log.timestamp(unixMillis: record.updatedAt))
     }
 
-    private func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
+    private static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
         try? JanssonDecoder().decode(type, from: Array(text.utf8))
     }
 }
